@@ -1,0 +1,157 @@
+"""Shared helpers for cdpd's integration tests: start the simulator, talk to
+its control API, run cdpd binaries against it. Standard library only."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+TOP_SRCDIR = os.environ.get("CDP_TOP_SRCDIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+TOP_BUILDDIR = os.environ.get("CDP_TOP_BUILDDIR") or TOP_SRCDIR
+PYTHON3 = os.environ.get("CDP_PYTHON3", "/usr/bin/python3")
+SIM = os.path.join(TOP_SRCDIR, "tests", "sim", "cdpsim.py")
+SCENARIOS = os.path.join(TOP_SRCDIR, "tests", "sim", "scenarios")
+CDPD = os.path.join(TOP_BUILDDIR, "daemon", "cdpd")
+# Extra wrapper for every cdpd run, e.g. "valgrind --error-exitcode=99 -q".
+WRAPPER = os.environ.get("CDP_TEST_WRAPPER", "").split()
+
+STATIC_KEY = "AKIDSIMEXAMPLE"
+STATIC_SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYSIMKEY"
+
+
+class Simulator:
+    """One cdpsim process on free 127.0.0.1 ports."""
+
+    def __init__(self, scenario="basic.json", edit=None):
+        self.dir = tempfile.mkdtemp(prefix="cdpsim-")
+        path = os.path.join(SCENARIOS, scenario)
+        if edit:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+            edit(data)
+            path = os.path.join(self.dir, "scenario.json")
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(data, f)
+        self.ready = os.path.join(self.dir, "ready.json")
+        self.log = open(os.path.join(self.dir, "sim.log"), "w")
+        self.proc = subprocess.Popen(
+            [PYTHON3, SIM, "--scenario", path, "--ec2-port", "0", "--ready-file", self.ready],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while not os.path.exists(self.ready):
+            if self.proc.poll() is not None:
+                raise RuntimeError("simulator exited: " + self.read_log())
+            if time.monotonic() > deadline:
+                raise RuntimeError("simulator did not start: " + self.read_log())
+            time.sleep(0.02)
+        with open(self.ready, encoding="utf-8") as f:
+            info = json.load(f)
+        self.ec2_port = info["ec2_port"]
+        self.imds_ports = info["imds"]
+        self.ec2_url = "http://127.0.0.1:%d" % self.ec2_port
+
+    def read_log(self):
+        self.log.flush()
+        with open(self.log.name, encoding="utf-8", errors="replace") as f:
+            return f.read()[-4000:]
+
+    def imds_url(self, instance="i-0123456789abcdef0"):
+        return "http://127.0.0.1:%d" % self.imds_ports[instance]
+
+    def control(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.ec2_url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    def fault(self, **spec):
+        return self.control("POST", "/_sim/faults", spec)
+
+    def calls(self, **match):
+        calls = self.control("GET", "/_sim/calls")
+        return [c for c in calls if all(c.get(k) == v for k, v in match.items())]
+
+    def clear_calls(self):
+        self.control("POST", "/_sim/calls/clear", {})
+
+    def set_tags(self, resource, set_=None, delete=None, region="us-east-1"):
+        return self.control("POST", "/_sim/tags", {"region": region, "resource": resource,
+                                                    "set": set_ or {}, "delete": delete or []})
+
+    def state(self):
+        return self.control("GET", "/_sim/state")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def clean_env(**extra):
+    """An environment with no AWS settings of the caller's, plus extra."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AWS_") and k not in ("http_proxy", "https_proxy", "HTTP_PROXY",
+                                                       "HTTPS_PROXY", "NO_PROXY", "no_proxy")}
+    env.update({k: v for k, v in extra.items() if v is not None})
+    return env
+
+
+def sim_env(sim, instance="i-0123456789abcdef0", static_keys=False, **extra):
+    env = clean_env(AWS_EC2_METADATA_SERVICE_ENDPOINT=sim.imds_url(instance),
+                    AWS_ENDPOINT_URL_EC2=sim.ec2_url)
+    if static_keys:
+        env.update(AWS_ACCESS_KEY_ID=STATIC_KEY, AWS_SECRET_ACCESS_KEY=STATIC_SECRET)
+    env.update({k: v for k, v in extra.items() if v is not None})
+    return env
+
+
+def run_cdpd(args, env, timeout=60):
+    return subprocess.run(WRAPPER + [CDPD] + args, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+class SimTestCase(unittest.TestCase):
+    scenario = "basic.json"
+
+    def setUp(self):
+        self.sim = Simulator(self.scenario)
+        self.addCleanup(self.sim.stop)
+        self.tmp = tempfile.mkdtemp(prefix="cdpd-test-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        # An empty config so no /etc/cdpd of the machine leaks into the test.
+        self.config = os.path.join(self.tmp, "cdpd.conf")
+        with open(self.config, "w", encoding="utf-8") as f:
+            f.write("# test config\n")
+
+    def probe(self, env, *extra):
+        return run_cdpd(["--probe", "-c", self.config] + list(extra), env)
+
+    def probe_json(self, env):
+        res = self.probe(env, "--json")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        return json.loads(res.stdout)
+
+
+def main():
+    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2)
+    prog = unittest.main(module="__main__", testRunner=runner, exit=False)
+    res = prog.result
+    passed = res.testsRun - len(res.failures) - len(res.errors) - len(res.skipped)
+    print("%d passed, %d failed, %d skipped" % (passed, len(res.failures) + len(res.errors),
+                                                len(res.skipped)))
+    sys.exit(0 if res.wasSuccessful() else 1)
