@@ -3,7 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <signal.h>
+
 #include "cdp/config.h"
+#include "log.h"
+#include "manager.h"
 #include "probe.h"
 
 static const char *arg_config = CONFIG_DEFAULT_PATH;
@@ -91,6 +95,34 @@ static int load_config(Config **ret) {
         return 0;
 }
 
+static int run_daemon(Config *config) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        sigset_t mask;
+        int r;
+
+        log_open();
+        /* sd-event takes these as events; SIGCHLD for hook processes. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+                config_free(config);
+                return log_error_errno(errno, "cannot block signals"), 1;
+        }
+        /* A peer that goes away mid-reply must not kill us. */
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        r = manager_new(&m, config, arg_config, arg_config_given);
+        if (r < 0) {
+                config_free(config);
+                return log_error_errno(r, "cannot start"), 1;
+        }
+        r = manager_run(m);
+        return r < 0 ? 1 : 0;
+}
+
 int main(int argc, char *argv[]) {
         _cleanup_(config_freep) Config *config = NULL;
         int r;
@@ -109,6 +141,5 @@ int main(int argc, char *argv[]) {
         if (arg_probe)
                 return probe_run(config, arg_json);
 
-        fprintf(stderr, "cdpd: the daemon mode is not implemented in this build yet; use --probe\n");
-        return 1;
+        return run_daemon(TAKE_PTR(config));
 }
