@@ -19,6 +19,7 @@ PYTHON3 = os.environ.get("CDP_PYTHON3", "/usr/bin/python3")
 SIM = os.path.join(TOP_SRCDIR, "tests", "sim", "cdpsim.py")
 SCENARIOS = os.path.join(TOP_SRCDIR, "tests", "sim", "scenarios")
 CDPD = os.path.join(TOP_BUILDDIR, "daemon", "cdpd")
+CDPCTL = os.path.join(TOP_BUILDDIR, "daemon", "cdpctl")
 # Extra wrapper for every cdpd run, e.g. "valgrind --error-exitcode=99 -q".
 WRAPPER = os.environ.get("CDP_TEST_WRAPPER", "").split()
 
@@ -155,3 +156,87 @@ def main():
     print("%d passed, %d failed, %d skipped" % (passed, len(res.failures) + len(res.errors),
                                                 len(res.skipped)))
     sys.exit(0 if res.wasSuccessful() else 1)
+
+
+class Daemon:
+    """One cdpd process in the foreground, with a NOTIFY_SOCKET the test owns,
+    its run_dir, hooks_dir and control socket in a temporary directory."""
+
+    def __init__(self, sim, tmp, config_extra="", instance="i-0123456789abcdef0", env_extra=None):
+        import socket
+        self.sim = sim
+        self.tmp = tmp
+        self.run_dir = os.path.join(tmp, "run")
+        self.hooks_dir = os.path.join(tmp, "hooks.d")
+        os.makedirs(self.hooks_dir, exist_ok=True)
+        self.socket = os.path.join(self.run_dir, "control.sock")
+        self.config = os.path.join(tmp, "cdpd.conf")
+        self.write_config(config_extra)
+        self.notify_path = os.path.join(tmp, "notify.sock")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        self.notify.settimeout(0.2)
+        self.notifications = []
+        self.stderr_path = os.path.join(tmp, "cdpd.stderr")
+        self.stderr = open(self.stderr_path, "w")
+        env = sim_env(sim, instance, NOTIFY_SOCKET=self.notify_path)
+        if env_extra:
+            env.update(env_extra)
+        self.proc = subprocess.Popen(WRAPPER + [CDPD, "-c", self.config], env=env,
+                                     stdout=self.stderr, stderr=subprocess.STDOUT)
+
+    def write_config(self, extra=""):
+        with open(self.config, "w", encoding="utf-8") as f:
+            f.write("run_dir = %s\ncontrol_socket = %s\nhooks_dir = %s\nhook_timeout = 5s\n%s" % (
+                self.run_dir, self.socket, self.hooks_dir, extra))
+
+    def read_notify(self, timeout=0.2):
+        import socket
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                data = self.notify.recv(4096).decode()
+                self.notifications.extend(data.split("\n"))
+            except socket.timeout:
+                pass
+            if time.monotonic() >= end:
+                return
+
+    def wait_notify(self, line, timeout=20):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if line in self.notifications:
+                return True
+            if self.proc.poll() is not None:
+                raise RuntimeError("cdpd exited %d: %s" % (self.proc.returncode, self.log()))
+            self.read_notify()
+        raise RuntimeError("no %s from cdpd: %s" % (line, self.log()))
+
+    def log(self):
+        self.stderr.flush()
+        with open(self.stderr_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def ctl(self, *args, timeout=30, user=None):
+        cmd = [CDPCTL, "--socket", self.socket] + list(args)
+        if user is not None:
+            cmd = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user, "--clear-groups"] + cmd
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=clean_env())
+
+    def ctl_json(self, *args):
+        res = self.ctl("--json", *args)
+        if res.returncode != 0:
+            raise AssertionError("cdpctl %s: exit %d: %s%s" % (args, res.returncode, res.stdout, res.stderr))
+        return json.loads(res.stdout)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stderr.close()
+        self.notify.close()
+        return self.proc.returncode
