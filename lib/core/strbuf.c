@@ -110,8 +110,12 @@ void strbuf_done(StrBuf *b) {
 char *strbuf_steal(StrBuf *b) {
         char *p;
 
-        if (!b->data && strbuf_reserve(b, 0) < 0)
-                return NULL;
+        if (!b->data) {
+                if (strbuf_reserve(b, 0) < 0)
+                        return NULL;
+                /* reserve() only allocates: terminate the fresh buffer. */
+                b->data[0] = '\0';
+        }
         p = b->data;
         b->data = NULL;
         b->len = b->cap = 0;

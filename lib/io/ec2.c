@@ -168,7 +168,7 @@ uint64_t ec2_backoff_usec(unsigned retry, uint64_t base, uint64_t cap, uint32_t 
         uint64_t limit = base;
 
         for (unsigned i = 0; i < retry && limit < cap; i++)
-                limit *= 2;
+                limit = limit > cap / 2 ? cap : limit * 2;      /* never wraps past 2^64 */
         if (limit > cap)
                 limit = cap;
         /* Full jitter: uniform in [0, limit]. */
@@ -295,12 +295,14 @@ static void call_fail_local(Ec2Call *k, int error, const char *code) {
         Ec2Response resp = {
                 .error_code = code,
                 .error_message = strerror(-error),
-                .error_class = EC2_INVALID,
+                .error_class = error == -ETIMEDOUT ? EC2_TIMEOUT : EC2_INVALID,
         };
         Ec2DoneFn done = k->done;
         void *ud = k->userdata;
+        _cleanup_free_ char *region = TAKE_PTR(k->region);
 
         resp.attempts = k->attempts;
+        resp.region = region;
         k->http = NULL;
         k->waiter = NULL;
         call_free(k);
@@ -317,7 +319,7 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         k->retry = sd_event_source_disable_unref(s);
         r = call_attempt(k);
         if (r < 0)
-                call_fail_local(k, r, "LocalError");
+                call_fail_local(k, r, r == -ETIMEDOUT ? "Timeout" : "LocalError");
         return 0;
 }
 
@@ -538,10 +540,13 @@ static int on_start(sd_event_source *s, void *userdata) {
 int ec2_call(Ec2Client *c, const Ec2Query *q, const Ec2CallOptions *opts, Ec2DoneFn done, void *userdata,
              Ec2Call **ret_call) {
         Ec2Call *k;
-        const char *region = opts && opts->region ? opts->region : c->region;
+        const char *region;
         int r;
 
-        if (!c || !q || !done || !valid_region(region))
+        if (!c || !q || !done)
+                return -EINVAL;
+        region = opts && opts->region ? opts->region : c->region;
+        if (!valid_region(region))
                 return -EINVAL;
 
         k = calloc(1, sizeof(*k));

@@ -25,6 +25,7 @@ struct ImdsRequest {
         sd_event_source *retry;
         ImdsRequest *prev, *next;
         bool waiting;                   /* on the token wait list */
+        bool failing;                   /* token fetch failed: finish with its error */
         unsigned token_generation;      /* of the token this request was sent with */
 };
 
@@ -95,21 +96,26 @@ static bool token_usable(ImdsClient *c) {
         return c->token && clock_now(c->clock, CLOCK_MONOTONIC) < c->token_renew_at;
 }
 
-static void token_fetch_start(ImdsClient *c);
+static int token_fetch_start(ImdsClient *c);
 static int request_send(ImdsRequest *r);
 
 static void fail_waiting(ImdsClient *c, int error) {
-        ImdsRequest *r, *next;
+        ImdsRequest *r;
 
-        for (r = c->requests; r; r = next) {
-                next = r->next;
+        /* Only the requests waiting now get this error: one that a callback
+         * below starts waits for its own token fetch. */
+        for (r = c->requests; r; r = r->next)
                 if (r->waiting) {
                         r->waiting = false;
+                        r->failing = true;
+                }
+        for (r = c->requests; r;)
+                if (r->failing) {
                         request_finish(r, error, NULL, 0);
                         /* A callback may have freed or added requests: restart. */
-                        next = c->requests;
-                }
-        }
+                        r = c->requests;
+                } else
+                        r = r->next;
 }
 
 static void flush_waiting(ImdsClient *c) {
@@ -132,10 +138,13 @@ static void flush_waiting(ImdsClient *c) {
 
 static int on_token_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         ImdsClient *c = userdata;
+        int r;
 
         (void) usec;
         c->token_retry = sd_event_source_disable_unref(s);
-        token_fetch_start(c);
+        r = token_fetch_start(c);
+        if (r < 0)
+                fail_waiting(c, r);
         return 0;
 }
 
@@ -185,7 +194,9 @@ static void token_done(int error, const HttpResponse *resp, void *userdata) {
         fail_waiting(c, error < 0 ? http_error_to_imds(error) : -EHOSTDOWN);
 }
 
-static void token_fetch_start(ImdsClient *c) {
+/* Starts the token PUT unless one is under way. A failure to start is
+ * returned, not delivered to waiters: callers run inside imds_get() too. */
+static int token_fetch_start(ImdsClient *c) {
         _cleanup_free_ char *url = NULL;
         static const char *const headers[] = {
                 "X-aws-ec2-metadata-token-ttl-seconds: 21600",
@@ -201,19 +212,14 @@ static void token_fetch_start(ImdsClient *c) {
                 .sensitive = true,
                 .no_proxy = true,
         };
-        int r;
 
         if (c->token_call || c->token_retry)
-                return;
-        if (asprintf(&url, "%s/latest/api/token", c->endpoint) < 0) {
-                fail_waiting(c, -ENOMEM);
-                return;
-        }
+                return 0;
+        if (asprintf(&url, "%s/latest/api/token", c->endpoint) < 0)
+                return -ENOMEM;
         req.url = url;
         c->token_fetches++;
-        r = http_submit(c->transport, &req, token_done, c, &c->token_call);
-        if (r < 0)
-                fail_waiting(c, r);
+        return http_submit(c->transport, &req, token_done, c, &c->token_call);
 }
 
 static void get_done(int error, const HttpResponse *resp, void *userdata);
@@ -298,8 +304,10 @@ static int request_send(ImdsRequest *r) {
         int k;
 
         if (!token_usable(c)) {
+                k = token_fetch_start(c);
+                if (k < 0)
+                        return k;
                 r->waiting = true;
-                token_fetch_start(c);
                 return 0;
         }
 

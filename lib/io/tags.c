@@ -259,7 +259,7 @@ static void on_tag_value(int error, const char *body, size_t len, void *userdata
 
 static void on_tag_listing(int error, const char *body, size_t len, void *userdata) {
         TagFetch *f = userdata;
-        const char *p = body, *end = body + len;
+        const char *p, *end;
         size_t n = 0;
         int r;
 
@@ -275,6 +275,9 @@ static void on_tag_listing(int error, const char *body, size_t len, void *userda
                 return;
         }
 
+        /* Only now: body is NULL on error, and NULL + 0 is undefined. */
+        p = body;
+        end = body + len;
         for (const char *q = body; q < end; q++)
                 if (*q == '\n')
                         n++;
