@@ -473,9 +473,9 @@ static int ctl_reload(void *userdata, CtlRequest *req, struct json_object *args)
 }
 
 static const CtlCommand ctl_commands[] = {
-        { "policy", ctl_policy },
-        { "reload", ctl_reload },
-        { "status", ctl_status },
+        { .name = "policy", .handler = ctl_policy },
+        { .name = "reload", .handler = ctl_reload },
+        { .name = "status", .handler = ctl_status },
 };
 
 /* ---- reload ---- */

@@ -176,6 +176,7 @@ class Daemon:
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
         self.notify.settimeout(0.2)
+        self.notify_closed = False
         self.notifications = []
         self.stderr_path = os.path.join(tmp, "cdpd.stderr")
         self.stderr = open(self.stderr_path, "w")
@@ -192,6 +193,8 @@ class Daemon:
 
     def read_notify(self, timeout=0.2):
         import socket
+        if self.notify_closed:
+            return
         end = time.monotonic() + timeout
         while True:
             try:
@@ -213,7 +216,8 @@ class Daemon:
         raise RuntimeError("no %s from cdpd: %s" % (line, self.log()))
 
     def log(self):
-        self.stderr.flush()
+        if not self.stderr.closed:
+            self.stderr.flush()
         with open(self.stderr_path, encoding="utf-8", errors="replace") as f:
             return f.read()
 
@@ -237,6 +241,9 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if not self.notify_closed:
+            self.read_notify(0)
+            self.notify.close()
+            self.notify_closed = True
         self.stderr.close()
-        self.notify.close()
         return self.proc.returncode

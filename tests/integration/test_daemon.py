@@ -156,8 +156,8 @@ class DaemonTest(SimTestCase):
     def test_daemon__sigterm__stops_cleanly(self):
         d = self.start()
         self.assertEqual(d.stop(), 0)
-        d.read_notify()
         self.assertIn("STOPPING=1", d.notifications)
+        self.assertIn("stopped", d.log())
 
     def test_daemon__whole_run__no_secret_in_logs(self):
         d = self.start("log_level = debug\n")
