@@ -202,13 +202,13 @@ int aws_context_new(sd_event *event, const Config *config, AwsContext **ret, cha
                                       imds_endpoint, strerror(-r));
         }
 
-        r = resolve_region(c, config, reterr_message);
-        if (r < 0)
-                return r;
-
         if (!c->imds)
                 return errmsg(reterr_message, -ENXIO,
                               "instance metadata is disabled (AWS_EC2_METADATA_DISABLED=true): cdpd needs it to know which instance it runs on");
+
+        r = resolve_region(c, config, reterr_message);
+        if (r < 0)
+                return r;
         r = resolve_identity(c, reterr_message);
         if (r < 0)
                 return r;
