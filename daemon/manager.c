@@ -132,7 +132,16 @@ static void log_policy_errors(const Policy *p) {
         }
 }
 
-static void apply_tags(Manager *m, TagList *tags, bool force) {
+static void notify_patterns(Manager *m) {
+        for (size_t i = 0; i < m->n_patterns; i++)
+                if (m->patterns[i]->ops->policy_changed)
+                        m->patterns[i]->ops->policy_changed(m->patterns[i]);
+}
+
+/* New tags: parse the policy; when the tags changed, rewrite the Cloud DI
+ * files and run the hooks. `reparse` (after a reload) parses unchanged
+ * tags again, since the prefix may have changed, without touching files. */
+static void apply_tags(Manager *m, TagList *tags, bool reparse) {
         _cleanup_(tag_list_freep) TagList *owned = tags;
         _cleanup_(policy_freep) Policy *policy = NULL;
         _cleanup_free_ PolicyTag *ptags = NULL;
@@ -143,7 +152,7 @@ static void apply_tags(Manager *m, TagList *tags, bool force) {
         m->tag_reads++;
         m->tags_error = mfree(m->tags_error);
         changed = !m->tags || !tag_list_equal(m->tags, tags);
-        if (!changed && !force)
+        if (!changed && !reparse)
                 return;
 
         ptags = calloc(tags->n + 1, sizeof(PolicyTag));
@@ -160,6 +169,13 @@ static void apply_tags(Manager *m, TagList *tags, bool force) {
         }
         log_policy_errors(policy);
 
+        if (!changed) {
+                policy_free(m->policy);
+                m->policy = TAKE_PTR(policy);
+                notify_patterns(m);
+                return;
+        }
+
         r = write_cloud_di_files(m, tags, policy);
         if (r < 0)
                 return; /* logged; keep the old state so the next read tries again */
@@ -174,9 +190,7 @@ static void apply_tags(Manager *m, TagList *tags, bool force) {
                         m->tag_changes == 1 ? "read" : "changed", m->tags->n, m->policy->env.n_vars,
                         m->policy->n_errors);
         run_hooks(m);
-        for (size_t i = 0; i < m->n_patterns; i++)
-                if (m->patterns[i]->ops->policy_changed)
-                        m->patterns[i]->ops->policy_changed(m->patterns[i]);
+        notify_patterns(m);
 }
 
 static void arm_tag_timer(Manager *m, uint64_t delay) {
@@ -202,7 +216,7 @@ static void start_tag_fetch(Manager *m);
 
 static void on_tags(int error, TagList *tags, const char *detail, void *userdata) {
         Manager *m = userdata;
-        bool force = m->n_reload_waiters > 0;
+        bool reparse = m->force_reparse;
 
         m->tag_fetch = NULL;
         if (error < 0) {
@@ -215,7 +229,8 @@ static void on_tags(int error, TagList *tags, const char *detail, void *userdata
                 return;
         }
 
-        apply_tags(m, tags, force);
+        m->force_reparse = false;
+        apply_tags(m, tags, reparse);
         reply_reload_waiters(m, m->tags_error == NULL, m->tags_error);
         if (m->policy)
                 notify_ready(m);
@@ -305,6 +320,8 @@ static void on_first_creds(int error, Credentials *c, void *userdata) {
         if (error < 0)
                 log_warning_errno(error, "no AWS credentials yet (%s), will retry",
                                   creds_source_name(m->aws->creds));
+        else
+                log_info("credentials: %s", creds_source_name(m->aws->creds));
         arm_creds_timer(m);
 }
 
@@ -515,16 +532,19 @@ int manager_reload(Manager *m, char **reterr_message) {
         KEEP(control_socket);
         KEEP(control_group);
 #undef KEEP
+        /* The EC2 client was built with these. */
+        if (c->max_attempts != m->config->max_attempts || c->api_timeout_usec != m->config->api_timeout_usec)
+                log_warning("config: max_attempts or api_timeout changed; it takes effect when cdpd restarts");
+        c->max_attempts = m->config->max_attempts;
+        c->api_timeout_usec = m->config->api_timeout_usec;
         config_free(m->config);
         m->config = TAKE_PTR(c);
         log_set_max_level(log_parse_level(m->config->log_level));
         log_info("configuration reloaded from %s", m->config_path);
 
-        /* A new tag prefix may change the policy even if the tags did not. */
-        if (m->policy) {
-                m->policy = policy_free(m->policy);
-                m->tags = tag_list_free(m->tags);
-        }
+        /* A new tag prefix may change the policy even if the tags did not:
+         * the next read parses them again whatever they are. */
+        m->force_reparse = true;
         start_tag_fetch(m);
         (void) sd_notify(false, "READY=1\nSTATUS=Running");
         return 0;
@@ -629,16 +649,17 @@ static int patterns_init(Manager *m) {
         return 0;
 }
 
-static int resolve_group(const char *name, gid_t *ret) {
+static gid_t resolve_group(const char *name) {
         struct group *g = getgrnam(name);
 
         if (!g) {
-                /* No such group: only root may use the socket. */
-                *ret = 0;
-                return 0;
+                /* No such group: the socket gets our own group, so only root
+                 * and members of that group can use it. */
+                log_warning("control_group \"%s\" does not exist; the control socket gets group %u",
+                            name, (unsigned) getegid());
+                return getegid();
         }
-        *ret = g->gr_gid;
-        return 0;
+        return g->gr_gid;
 }
 
 int manager_run(Manager *m) {
@@ -656,15 +677,14 @@ int manager_run(Manager *m) {
         r = aws_context_new(m->event, m->config, &m->aws, &err);
         if (r < 0)
                 return log_error_errno(r, "cannot start: %s", err ? err : "unknown reason");
-        log_info("instance %s, region %s (%s), EC2 endpoint %s, credentials: %s", m->aws->instance_id,
-                 m->aws->region, region_source_name(m->aws->region_source), m->aws->endpoint,
-                 creds_source_name(m->aws->creds));
+        log_info("instance %s, region %s (%s), EC2 endpoint %s", m->aws->instance_id, m->aws->region,
+                 region_source_name(m->aws->region_source), m->aws->endpoint);
 
         r = patterns_init(m);
         if (r < 0)
                 return r;
 
-        (void) resolve_group(m->config->control_group, &gid);
+        gid = resolve_group(m->config->control_group);
         r = ctl_server_new(m->event, m->config->control_socket, gid, m->ctl_table, m->n_ctl_table, m, &m->ctl);
         if (r < 0)
                 return log_error_errno(r, "cannot listen on %s", m->config->control_socket);

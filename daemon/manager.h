@@ -35,6 +35,7 @@ typedef struct Manager {
         unsigned tag_reads, tag_changes;
         TagFetch *tag_fetch;
         bool tag_refetch;               /* another read was asked for while one ran */
+        bool force_reparse;             /* parse the next read even if unchanged (reload) */
         sd_event_source *tag_timer;
         CtlRequest **reload_waiters;    /* replied to after the next tag read */
         size_t n_reload_waiters;

@@ -1197,10 +1197,16 @@ int policy_parse(const PolicyTag *tags, size_t n_tags, const char *prefix, Polic
                 return -ENOMEM;
         p = (Parser) { .policy = pol, .prefix = prefix, .prefix_len = strlen(prefix) };
 
-        if (n_tags > POLICY_TAGS_MAX) {
+        /* EC2's limit counts user tags only: aws:-prefixed system tags
+         * (CloudFormation, Auto Scaling) come on top. */
+        size_t n_user = 0;
+        for (size_t i = 0; i < n_tags; i++)
+                if (strncmp(tags[i].key, "aws:", 4) != 0)
+                        n_user++;
+        if (n_user > POLICY_TAGS_MAX) {
                 r = parser_fail_key(&p, KIND_NONE, prefix, NULL,
                                     "the instance has %zu tags but EC2 allows at most %d; something is wrong with "
-                                    "the tag source, so no policy is applied", n_tags, POLICY_TAGS_MAX);
+                                    "the tag source, so no policy is applied", n_user, POLICY_TAGS_MAX);
                 if (r < 0)
                         return r;
                 *ret = TAKE_PTR(pol);

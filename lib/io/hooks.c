@@ -46,7 +46,7 @@ static void run_free(HookRun *h) {
         sd_event_source_disable_unref(h->timer);
         sd_event_source_disable_unref(h->defer);
         if (h->pid > 0) {
-                (void) kill(h->pid, SIGKILL);
+                (void) kill(-h->pid, SIGKILL);
                 (void) waitpid(h->pid, NULL, 0);
         }
         strv_free(h->names, h->n_names);
@@ -154,8 +154,9 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) s;
         (void) usec;
         h->timed_out = true;
+        /* The hook leads its own process group: take its children too. */
         if (h->pid > 0)
-                (void) kill(h->pid, SIGKILL);
+                (void) kill(-h->pid, SIGKILL);
         return 0;
 }
 
@@ -185,6 +186,8 @@ static pid_t spawn(HookRun *h, const char *name) {
                 execve(path, (char *[]) { path, NULL }, h->env);
                 _exit(127);
         }
+        /* Also here: a timeout may come before the child ran its setpgid(). */
+        (void) setpgid(pid, pid);
         return pid;
 }
 
