@@ -14,7 +14,9 @@ cd "$top"
 
 work=$(mktemp -d)
 sim_pid=""
+cdpd_pid=""
 cleanup() {
+        [ -n "$cdpd_pid" ] && kill "$cdpd_pid" 2>/dev/null
         [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
         rm -rf "$work"
 }
@@ -42,6 +44,62 @@ echo "== simulator: EC2 on 127.0.0.1:$ec2_port, IMDS of i-0123456789abcdef0 on 1
 echo
 echo "== cdpd --probe (boot: identity, instance-role credentials, tags, policy)"
 build/demo/daemon/cdpd --probe -c "$work/cdpd.conf"
+echo
+echo "== the daemon: cdpd in the foreground, its run_dir, hooks and control socket in $work"
+mkdir -p "$work/hooks.d"
+cat >"$work/hooks.d/10-show" <<'HOOK'
+#!/bin/sh
+echo "   hook: CDP_EVENT=$CDP_EVENT, $CDP_ENV_FILE now says: $(grep -v '^#' "$CDP_ENV_FILE" | tr '\n' ' ')"
+HOOK
+chmod 755 "$work/hooks.d/10-show"
+cat >"$work/cdpd.conf" <<CONF
+run_dir = $work/run
+control_socket = $work/run/control.sock
+hooks_dir = $work/hooks.d
+CONF
+build/demo/daemon/cdpd -c "$work/cdpd.conf" 2>"$work/cdpd.log" &
+cdpd_pid=$!
+i=0
+until build/demo/daemon/cdpctl --socket "$work/run/control.sock" --json status 2>/dev/null | grep -q '"ready": *true'; do
+        i=$((i + 1))
+        [ $i -gt 200 ] && { echo "cdpd did not start"; cat "$work/cdpd.log"; exit 1; }
+        sleep 0.05
+done
+ctl() { build/demo/daemon/cdpctl --socket "$work/run/control.sock" "$@"; }
+echo
+echo "-- cdpctl status"
+ctl status
+echo
+echo "-- Cloud DI: $work/run/env (EnvironmentFile= for other services)"
+cat "$work/run/env"
+echo
+echo "-- an operator changes the instance's tags: cdp:env:DB_HOST=db2.internal, cdp:env:FEATURE_X=on"
+/usr/bin/python3 - "$ec2_port" <<'PY'
+import json, sys, urllib.request
+body = {"region": "us-east-1", "resource": "i-0123456789abcdef0",
+        "set": {"cdp:env:DB_HOST": "db2.internal", "cdp:env:FEATURE_X": "on"}, "delete": []}
+req = urllib.request.Request("http://127.0.0.1:%s/_sim/tags" % sys.argv[1], json.dumps(body).encode(), method="POST")
+urllib.request.urlopen(req).read()
+PY
+echo "-- cdpctl reload (cdpd also notices by itself within tag_refresh)"
+ctl reload >/dev/null
+sleep 0.3
+cat "$work/run/env"
+echo
+echo "-- a bad tag: cdp:snapshot:keep=seven disables only the snapshot policy"
+/usr/bin/python3 - "$ec2_port" <<'PY'
+import json, sys, urllib.request
+body = {"region": "us-east-1", "resource": "i-0123456789abcdef0", "set": {"cdp:snapshot:keep": "seven"}, "delete": []}
+req = urllib.request.Request("http://127.0.0.1:%s/_sim/tags" % sys.argv[1], json.dumps(body).encode(), method="POST")
+urllib.request.urlopen(req).read()
+PY
+ctl reload >/dev/null
+ctl --json policy | /usr/bin/python3 -c 'import json,sys; p=json.load(sys.stdin); print("   snapshot enabled:", p["snapshot"]["enabled"], "| routing_ha enabled:", p["routing_ha"]["enabled"]); [print("   error:", e["reason"]) for e in p["errors"]]'
+kill -TERM "$cdpd_pid"
+wait "$cdpd_pid" || true
+echo
+echo "-- cdpd's log"
+sed 's/^/   /' "$work/cdpd.log"
 echo
 echo "== the calls cdpd made (from the simulator's log)"
 /usr/bin/python3 - "$work/calls.jsonl" <<'PY'

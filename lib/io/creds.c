@@ -368,8 +368,9 @@ CredsSource creds_source(const CredsProvider *p) {
 const char *creds_source_name(const CredsProvider *p) {
         if (p->source == CREDS_SOURCE_ENVIRONMENT)
                 return "environment";
-        if (p->source == CREDS_SOURCE_INSTANCE_ROLE && p->source_name)
-                return p->source_name;
+        if (p->source == CREDS_SOURCE_INSTANCE_ROLE)
+                /* The role's name is known after the first fetch. */
+                return p->source_name ? p->source_name : "instance-role";
         return "none";
 }
 
