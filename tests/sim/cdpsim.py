@@ -101,6 +101,9 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "cdpsim"
     timeout = 300  # idle keep-alive connections end eventually
+    # TCP_NODELAY: headers and body go out in two writes; with Nagle on, the second waits for
+    # the client's delayed ACK (~40 ms per answer on a keep-alive connection).
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         pass
@@ -244,7 +247,23 @@ class Ec2Handler(Handler):
                 sim.base_latency_ms = ms
                 return self.reply(200, {"ms": ms})
             if route == ("GET", "/_sim/state"):
-                return self.reply(200, dumps_state(state.to_json()))
+                with state.lock:
+                    return self.reply(200, dumps_state(state.to_json()))
+            if route == ("POST", "/_sim/snapshot_state"):
+                return self.reply(200, state.force_state("snapshot", data["region"], data["snapshot_id"],
+                                                         data["state"]))
+            if route == ("POST", "/_sim/image_state"):
+                return self.reply(200, state.force_state("image", data["region"], data["image_id"],
+                                                         data["state"]))
+            if route == ("POST", "/_sim/seed_snapshots"):
+                return self.reply(200, state.seed_snapshots(data))
+            if route == ("POST", "/_sim/reset"):
+                return self.reply(200, {"regions": state.reset()})
+            if route == ("GET", "/_sim/settings"):
+                return self.reply(200, state.current_settings())
+            if route == ("POST", "/_sim/settings"):
+                with state.lock:
+                    return self.reply(200, state.update_settings(data))
             if route == ("POST", "/_sim/tags"):
                 tags = state.set_tags(data["region"], data["resource"], data.get("set"), data.get("delete"))
                 return self.reply(200, {"resource": data["resource"], "tags": tags})
@@ -262,7 +281,7 @@ class Ec2Handler(Handler):
                 return None
             if route == ("GET", "/_sim/health"):
                 return self.reply(200, {"ok": True, "pid": os.getpid()})
-        except faultmod.FaultError as err:
+        except (faultmod.FaultError, ValueError, TypeError) as err:
             return self.reply(400, {"error": str(err)})
         except KeyError as err:
             return self.reply(404 if isinstance(err.args[0], str) and err.args[0].startswith("no ") else 400,
@@ -290,6 +309,9 @@ class Ec2Handler(Handler):
             for key in ("instance_metadata_tags", "state", "role"):
                 if key in data:
                     inst[key] = data[key]
+            if "state" in data:  # a forced state does not move on by itself
+                inst.pop("transition", None)
+                state.region(data["region"]).pending.pop(inst["id"], None)
             return json.loads(dumps_state(inst))
 
 

@@ -1,159 +1,26 @@
-"""EC2 action handlers and the helpers they share (filters, pagination, ids).
+"""EC2 action handlers for instances, network interfaces and tags, and the
+ACTIONS dispatch table of every implemented action.
 
 A handler is handler(ctx, params) -> dict in botocore's output shape for the
 action (None for actions without output).  ctx: .state (SimState), .region
 (Region), .action, .key (the caller's credential record).  Handlers run with
-the state lock held.  Register new actions in ACTIONS at the bottom.
+the state lock held, after Region.settle().  Shared helpers (filters,
+pagination, ids, tags) are in ec2common.py; EBS/AMI actions in ec2ebs.py,
+route/address/private-IP/security-group-rule actions in ec2net.py.
 """
 
-import base64
 import hashlib
-import hmac
-import json
-import re
+import time
 
+import ec2ebs
+import ec2net
+from ec2common import (MAX_TAGS, apply_filters, literal_filter_values, not_found, paginate,
+                       require_ids, tag_list)
 from ec2proto import Ec2Error
 from simstate import STATE_CODES
 
 # ---------------------------------------------------------------------------
-# ids and not-found errors
-
-_ID_RE = re.compile(r"^[a-z]+(-[a-z]+)*-([0-9a-f]{8}|[0-9a-f]{17})$")
-
-_NOT_FOUND = {
-    "i-": ("InvalidInstanceID", "The instance ID '{}' does not exist"),
-    "vol-": ("InvalidVolume", "The volume '{}' does not exist."),
-    "snap-": ("InvalidSnapshot", "The snapshot '{}' does not exist."),
-    "ami-": ("InvalidAMIID", "The image id '[{}]' does not exist"),
-    "eni-": ("InvalidNetworkInterfaceID", "The networkInterface ID '{}' does not exist"),
-    "eipalloc-": ("InvalidAllocationID", "The allocation ID '{}' does not exist"),
-    "rtb-": ("InvalidRouteTableID", "The routeTable ID '{}' does not exist"),
-    "sg-": ("InvalidGroup", "The security group '{}' does not exist"),
-    "vpc-": ("InvalidVpcID", "The vpc ID '{}' does not exist"),
-    "subnet-": ("InvalidSubnetID", "The subnet ID '{}' does not exist"),
-}
-
-
-def not_found(resource_id):
-    for prefix, (base, msg) in _NOT_FOUND.items():
-        if resource_id.startswith(prefix):
-            if not _ID_RE.match(resource_id):
-                return Ec2Error(base + ".Malformed", f'Invalid id: "{resource_id}"')
-            return Ec2Error(base + ".NotFound", msg.format(resource_id))
-    return Ec2Error("InvalidID", f"The ID '{resource_id}' is not valid")
-
-
-def require_ids(collection, ids):
-    """Every id must exist in the collection, else EC2's NotFound/Malformed error."""
-    for rid in ids:
-        if rid not in collection:
-            raise not_found(rid)
-
-
-# ---------------------------------------------------------------------------
-# filters: values in one filter are OR'd, filters are AND'd, * and ? wildcards
-
-def _pattern(value):
-    out, escaped = [], False
-    for ch in value:
-        if escaped:
-            out.append(re.escape(ch))
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == "*":
-            out.append(".*")
-        elif ch == "?":
-            out.append(".")
-        else:
-            out.append(re.escape(ch))
-    return re.compile("^" + "".join(out) + "$", re.S)
-
-
-def apply_filters(items, filters, fields, tags_of=None):
-    """fields: filter name -> fn(item) -> value or list of values.
-    tags_of(item) -> {k: v} enables tag:<key>, tag-key and tag-value."""
-    for flt in filters or []:
-        name = flt.get("Name")
-        patterns = [_pattern(v) for v in flt.get("Values", [])]
-        if name is None:
-            raise Ec2Error("InvalidParameterValue", "The filter 'null' is invalid")
-        if name in fields:
-            get = fields[name]
-        elif tags_of is not None and name.startswith("tag:"):
-            key = name[4:]
-            get = (lambda k: lambda it: [tags_of(it)[k]] if k in tags_of(it) else [])(key)
-        elif tags_of is not None and name == "tag-key":
-            get = lambda it: list(tags_of(it))  # noqa: E731
-        elif tags_of is not None and name == "tag-value":
-            get = lambda it: list(tags_of(it).values())  # noqa: E731
-        else:
-            raise Ec2Error("InvalidParameterValue", f"The filter '{name}' is invalid")
-        kept = []
-        for item in items:
-            values = get(item)
-            if not isinstance(values, (list, tuple, set)):
-                values = [values]
-            values = ["true" if v is True else "false" if v is False else str(v)
-                      for v in values if v is not None]
-            if any(p.match(v) for p in patterns for v in values):
-                kept.append(item)
-        items = kept
-    return items
-
-
-# ---------------------------------------------------------------------------
-# pagination: MaxResults + opaque NextToken bound to the action and its filters
-
-def _fingerprint(ctx, params):
-    rest = {k: v for k, v in params.items() if k not in ("NextToken", "MaxResults", "DryRun")}
-    raw = json.dumps([ctx.action, ctx.region.name, rest], sort_keys=True, default=str)
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
-
-
-def _sign(ctx, payload):
-    return hmac.new(ctx.state.page_secret, payload.encode(), hashlib.sha256).hexdigest()[:16]
-
-
-def paginate(ctx, items, params, min_results=5, max_results=1000):
-    """-> (page, next_token or None)."""
-    token = params.get("NextToken")
-    limit = params.get("MaxResults")
-    start = 0
-    if token is not None:
-        try:
-            payload, mac = base64.urlsafe_b64decode(token.encode()).decode().rsplit("|", 1)
-            offset, fingerprint = payload.split("|")
-            valid = hmac.compare_digest(mac, _sign(ctx, payload)) and \
-                fingerprint == _fingerprint(ctx, params)
-            start = int(offset)
-        except (ValueError, UnicodeDecodeError):
-            valid = False
-        if not valid:
-            raise Ec2Error("InvalidParameterValue", f"The value '{token}' for nextToken is invalid.")
-    if limit is None:
-        return items[start:], None
-    if limit < min_results:
-        raise Ec2Error("InvalidParameterValue",
-                       f"Value ( {limit} ) for parameter maxResults is invalid. "
-                       f"Expecting a value greater than {min_results}.")
-    if limit > max_results:
-        raise Ec2Error("InvalidParameterValue",
-                       f"Value ( {limit} ) for parameter maxResults is invalid. "
-                       f"Expecting a value less than {max_results}.")
-    end = start + limit
-    if end >= len(items):
-        return items[start:], None
-    payload = f"{end}|{_fingerprint(ctx, params)}"
-    return items[start:end], base64.urlsafe_b64encode(f"{payload}|{_sign(ctx, payload)}".encode()).decode()
-
-
-# ---------------------------------------------------------------------------
 # output shapes
-
-def tag_list(tags):
-    return [{"Key": k, "Value": v} for k, v in tags.items()]
-
 
 def _private_dns(region, ip):
     if not ip:
@@ -162,31 +29,57 @@ def _private_dns(region, ip):
     return "ip-" + ip.replace(".", "-") + "." + suffix
 
 
+def public_dns(region, ip):
+    if not ip:
+        return ""
+    if region.name == "us-east-1":
+        return "ec2-" + ip.replace(".", "-") + ".compute-1.amazonaws.com"
+    return "ec2-" + ip.replace(".", "-") + f".{region.name}.compute.amazonaws.com"
+
+
 def _groups(groups):
     return [{"GroupId": g.get("id"), "GroupName": g.get("name", "default")} for g in groups]
 
 
-def _private_ips(region, eni):
+def ip_associations(ctx, eni, full, now=None):
+    """{private ip: association shape} as describes show them now: Elastic IPs first, then a
+    scenario's static public IP on the primary address.  full: the DescribeNetworkInterfaces
+    shape (with AllocationId/AssociationId); else the DescribeInstances one."""
+    region = ctx.region
+    out = {}
+    static = eni.get("association")
+    ips = region.eni_ips(eni, now)
+    if static and ips:
+        out[ips[0]] = {k: v for k, v in static.items()
+                       if full or k in ("PublicIp", "PublicDnsName", "IpOwnerId", "CarrierIp")}
+    for ip, addr in region.eni_addresses(eni["id"], now).items():
+        assoc = {"IpOwnerId": ctx.state.account_id, "PublicDnsName": public_dns(region, addr["public_ip"]),
+                 "PublicIp": addr["public_ip"]}
+        if full:
+            assoc["AllocationId"] = addr["id"]
+            assoc["AssociationId"] = region.address_association(addr, now)["association_id"]
+        out[ip] = assoc
+    return out
+
+
+def _private_ips(ctx, eni, full, now):
+    region = ctx.region
+    assocs = ip_associations(ctx, eni, full, now)
     out = []
-    for n, ip in enumerate(eni["private_ips"]):
+    for n, ip in enumerate(region.eni_ips(eni, now)):
         item = {"Primary": n == 0, "PrivateIpAddress": ip, "PrivateDnsName": _private_dns(region, ip)}
-        assoc = (eni.get("ip_associations") or {}).get(ip)
-        if assoc:
-            item["Association"] = assoc
+        if ip in assocs:
+            item["Association"] = assocs[ip]
         out.append(item)
     return out
 
 
-def instance_eni_shape(ctx, eni):
-    region, att = ctx.region, eni["attachment"]
-    ip = eni["private_ips"][0] if eni["private_ips"] else None
+def _eni_common(ctx, eni, full, now):
+    region = ctx.region
+    ips = region.eni_ips(eni, now)
+    ip = ips[0] if ips else None
     return {
-        "Attachment": {
-            "AttachTime": att["attach_time"], "AttachmentId": att["attachment_id"],
-            "DeleteOnTermination": att["delete_on_termination"], "DeviceIndex": att["device_index"],
-            "Status": att["status"], "NetworkCardIndex": 0,
-        },
-        "Association": eni.get("association"),
+        "Association": ip_associations(ctx, eni, full, now).get(ip),
         "Description": eni["description"],
         "Groups": _groups(eni["security_groups"]),
         "Ipv6Addresses": [],
@@ -195,7 +88,7 @@ def instance_eni_shape(ctx, eni):
         "OwnerId": ctx.state.account_id,
         "PrivateDnsName": _private_dns(region, ip),
         "PrivateIpAddress": ip,
-        "PrivateIpAddresses": _private_ips(region, eni),
+        "PrivateIpAddresses": _private_ips(ctx, eni, full, now),
         "SourceDestCheck": eni["source_dest_check"],
         "Status": eni["status"],
         "SubnetId": eni["subnet_id"],
@@ -204,26 +97,50 @@ def instance_eni_shape(ctx, eni):
     }
 
 
-def eni_shape(ctx, eni):
-    out = instance_eni_shape(ctx, eni) if eni["attachment"] else {
-        "Description": eni["description"], "Groups": _groups(eni["security_groups"]),
-        "Ipv6Addresses": [], "MacAddress": eni["mac"], "NetworkInterfaceId": eni["id"],
-        "OwnerId": ctx.state.account_id, "PrivateIpAddress": eni["private_ips"][0] if eni["private_ips"] else None,
-        "PrivateIpAddresses": _private_ips(ctx.region, eni), "SourceDestCheck": eni["source_dest_check"],
-        "Status": eni["status"], "SubnetId": eni["subnet_id"], "VpcId": eni["vpc_id"],
-        "InterfaceType": "interface", "Association": eni.get("association"),
+def instance_eni_shape(ctx, eni, now=None):
+    att = eni["attachment"]
+    out = _eni_common(ctx, eni, False, now)
+    out["Attachment"] = {
+        "AttachTime": att["attach_time"], "AttachmentId": att["attachment_id"],
+        "DeleteOnTermination": att["delete_on_termination"], "DeviceIndex": att["device_index"],
+        "Status": att["status"], "NetworkCardIndex": 0,
     }
-    if eni["attachment"]:
-        out["Attachment"] = dict(out["Attachment"], InstanceId=eni["attachment"]["instance_id"],
-                                 InstanceOwnerId=ctx.state.account_id)
+    return out
+
+
+def eni_shape(ctx, eni, now=None):
+    out = _eni_common(ctx, eni, True, now)
+    att = eni["attachment"]
+    if att:
+        out["Attachment"] = {
+            "AttachTime": att["attach_time"], "AttachmentId": att["attachment_id"],
+            "DeleteOnTermination": att["delete_on_termination"], "DeviceIndex": att["device_index"],
+            "Status": att["status"], "NetworkCardIndex": 0, "InstanceId": att["instance_id"],
+            "InstanceOwnerId": ctx.state.account_id,
+        }
     out.update({"AvailabilityZone": eni["az"], "RequesterManaged": False, "TagSet": tag_list(eni["tags"])})
     return out
 
 
+def public_ip(ctx, inst, now=None):
+    """The instance's public IPv4: an Elastic IP on its primary address, else the scenario's."""
+    region = ctx.region
+    primary = region.primary_eni(inst)
+    if primary:
+        ips = region.eni_ips(primary, now)
+        addr = region.eni_addresses(primary["id"], now).get(ips[0] if ips else None)
+        if addr:
+            return addr["public_ip"]
+    return inst["public_ip"]
+
+
 def instance_shape(ctx, inst):
     region = ctx.region
-    ip = region.private_ip(inst)
+    now = time.time()
     primary = region.primary_eni(inst)
+    ips = region.eni_ips(primary, now) if primary else []
+    ip = ips[0] if ips else None
+    pub = public_ip(ctx, inst, now)
     out = {
         "AmiLaunchIndex": 0,
         "ImageId": inst["image_id"],
@@ -235,7 +152,8 @@ def instance_shape(ctx, inst):
         "Placement": {"AvailabilityZone": inst["az"], "GroupName": "", "Tenancy": "default"},
         "PrivateDnsName": _private_dns(region, ip),
         "PrivateIpAddress": ip,
-        "PublicIpAddress": inst["public_ip"],
+        "PublicIpAddress": pub,
+        "PublicDnsName": public_dns(region, pub),
         "State": {"Code": STATE_CODES.get(inst["state"], 16), "Name": inst["state"]},
         "SubnetId": inst["subnet_id"] or (primary or {}).get("subnet_id"),
         "VpcId": inst["vpc_id"] or (primary or {}).get("vpc_id"),
@@ -248,7 +166,7 @@ def instance_shape(ctx, inst):
         "EbsOptimized": False,
         "EnaSupport": True,
         "Hypervisor": "xen",
-        "NetworkInterfaces": [instance_eni_shape(ctx, region.network_interfaces[e])
+        "NetworkInterfaces": [instance_eni_shape(ctx, region.network_interfaces[e], now)
                               for e in inst["network_interfaces"]],
         "RootDeviceName": inst["root_device"],
         "RootDeviceType": "ebs",
@@ -277,8 +195,14 @@ def instance_shape(ctx, inst):
 # actions
 
 def describe_tags(ctx, params):
+    ids = literal_filter_values(params.get("Filters"), "resource-id")
+    if ids is not None:  # fast path: only the named resources (cheap with 10,000 snapshots)
+        found = [(kind, rid, res) for rid in sorted(set(ids))
+                 for kind, res in [ctx.region.find(rid)] if res is not None]
+    else:
+        found = ctx.region.iter_resources()
     rows = [(kind, rid, res, key, value)
-            for kind, rid, res in ctx.region.iter_resources()
+            for kind, rid, res in found
             for key, value in res["tags"].items()]
     rows = apply_filters(rows, params.get("Filters"), {
         "resource-id": lambda r: r[1],
@@ -303,6 +227,13 @@ def describe_instances(ctx, params):
         insts = [region.instances[i] for i in dict.fromkeys(ids)]
     else:
         insts = [region.instances[i] for i in sorted(region.instances)]
+    now = time.time()
+
+    def first_ip(inst):
+        primary = region.primary_eni(inst)
+        ips = region.eni_ips(primary, now) if primary else []
+        return ips[0] if ips else None
+
     insts = apply_filters(insts, params.get("Filters"), {
         "instance-id": lambda i: i["id"],
         "instance-state-name": lambda i: i["state"],
@@ -310,7 +241,8 @@ def describe_instances(ctx, params):
         "availability-zone": lambda i: i["az"],
         "image-id": lambda i: i["image_id"],
         "instance-type": lambda i: i["instance_type"],
-        "private-ip-address": lambda i: region.private_ip(i),
+        "private-ip-address": lambda i: first_ip(i),
+        "ip-address": lambda i: public_ip(ctx, i, now),
         "vpc-id": lambda i: i["vpc_id"],
         "subnet-id": lambda i: i["subnet_id"],
         "reservation-id": lambda i: i["reservation_id"],
@@ -318,7 +250,7 @@ def describe_instances(ctx, params):
         f"arn:aws:iam::{ctx.state.account_id}:instance-profile/{i['role']}",
         "network-interface.network-interface-id": lambda i: i["network_interfaces"],
         "network-interface.addresses.private-ip-address": lambda i: [
-            ip for e in i["network_interfaces"] for ip in region.network_interfaces[e]["private_ips"]],
+            ip for e in i["network_interfaces"] for ip in region.eni_ips(region.network_interfaces[e], now)],
         "block-device-mapping.volume-id": lambda i: [bd["volume_id"] for bd in i["block_devices"].values()],
     }, tags_of=lambda i: i["tags"])
     page, token = paginate(ctx, insts, params)
@@ -336,6 +268,7 @@ def describe_network_interfaces(ctx, params):
     else:
         enis = [region.network_interfaces[e] for e in sorted(region.network_interfaces)]
     att = lambda e, k: e["attachment"][k] if e["attachment"] else None  # noqa: E731
+    now = time.time()
     enis = apply_filters(enis, params.get("Filters"), {
         "network-interface-id": lambda e: e["id"],
         "attachment.instance-id": lambda e: att(e, "instance_id"),
@@ -344,8 +277,13 @@ def describe_network_interfaces(ctx, params):
         "attachment.status": lambda e: att(e, "status"),
         "availability-zone": lambda e: e["az"],
         "mac-address": lambda e: e["mac"],
-        "private-ip-address": lambda e: e["private_ips"][:1],
-        "addresses.private-ip-address": lambda e: e["private_ips"],
+        "private-ip-address": lambda e: region.eni_ips(e, now)[:1],
+        "addresses.private-ip-address": lambda e: region.eni_ips(e, now),
+        "association.public-ip": lambda e: [a["PublicIp"] for a in ip_associations(ctx, e, True, now).values()],
+        "association.allocation-id": lambda e: [a.get("AllocationId")
+                                                for a in ip_associations(ctx, e, True, now).values()],
+        "association.association-id": lambda e: [a.get("AssociationId")
+                                                 for a in ip_associations(ctx, e, True, now).values()],
         "source-dest-check": lambda e: e["source_dest_check"],
         "status": lambda e: e["status"],
         "subnet-id": lambda e: e["subnet_id"],
@@ -354,10 +292,7 @@ def describe_network_interfaces(ctx, params):
         "owner-id": lambda e: ctx.state.account_id,
     }, tags_of=lambda e: e["tags"])
     page, token = paginate(ctx, enis, params)
-    return {"NetworkInterfaces": [eni_shape(ctx, e) for e in page], "NextToken": token}
-
-
-MAX_TAGS = 50
+    return {"NetworkInterfaces": [eni_shape(ctx, e, now) for e in page], "NextToken": token}
 
 
 def _resources(ctx, ids):
@@ -408,10 +343,54 @@ def delete_tags(ctx, params):
     return None
 
 
+# ---------------------------------------------------------------------------
+# instance state changes: stopping -> stopped, shutting-down -> terminated after
+# instance_state_s, moved on lazily by Region.settle (IMDS keeps answering)
+
+def _state(inst):
+    return {"Code": STATE_CODES.get(inst["state"], 16), "Name": inst["state"]}
+
+
+def _instances(ctx, ids):
+    require_ids(ctx.region.instances, ids)
+    return [ctx.region.instances[i] for i in dict.fromkeys(ids)]
+
+
+def stop_instances(ctx, params):
+    insts = _instances(ctx, params["InstanceIds"])
+    for inst in insts:
+        if inst["state"] in ("pending", "shutting-down", "terminated"):
+            raise Ec2Error("IncorrectInstanceState", f"The instance '{inst['id']}' is not in a state from "
+                                                     "which it can be stopped.")
+    out = []
+    for inst in insts:
+        before = _state(inst)
+        if inst["state"] == "running":
+            ctx.region.begin_transition(inst, "stopping", "stopped", ctx.state.setting("instance_state_s"))
+        out.append({"InstanceId": inst["id"], "PreviousState": before, "CurrentState": _state(inst)})
+    return {"StoppingInstances": out}
+
+
+def terminate_instances(ctx, params):
+    insts = _instances(ctx, params["InstanceIds"])
+    out = []
+    for inst in insts:
+        before = _state(inst)
+        if inst["state"] not in ("shutting-down", "terminated"):
+            ctx.region.begin_transition(inst, "shutting-down", "terminated",
+                                        ctx.state.setting("instance_state_s"))
+        out.append({"InstanceId": inst["id"], "PreviousState": before, "CurrentState": _state(inst)})
+    return {"TerminatingInstances": out}
+
+
 ACTIONS = {
     "DescribeTags": describe_tags,
     "DescribeInstances": describe_instances,
     "DescribeNetworkInterfaces": describe_network_interfaces,
     "CreateTags": create_tags,
     "DeleteTags": delete_tags,
+    "StopInstances": stop_instances,
+    "TerminateInstances": terminate_instances,
 }
+ACTIONS.update(ec2ebs.ACTIONS)
+ACTIONS.update(ec2net.ACTIONS)

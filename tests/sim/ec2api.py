@@ -108,5 +108,6 @@ class Ec2Api:
         if handler is None:
             raise Ec2Error("InvalidAction", f"The action {action} is not implemented by cdpsim.")
         with self.state.lock:
+            region.settle()  # pending snapshots/images/instance states move on lazily
             data = handler(Ctx(self.state, region, action, key, ans.request_id), params)
             return serialize_response(op, data, ans.request_id)

@@ -27,6 +27,9 @@ STATUS_BY_CODE = {
     "OptInRequired": 403,
     "DryRunOperation": 412,
     "RequestLimitExceeded": 503,
+    # throttling of snapshot creation is a client error in EC2 (400), unlike RequestLimitExceeded
+    "SnapshotCreationPerVolumeRateExceeded": 400,
+    "ConcurrentSnapshotLimitExceeded": 400,
     "InternalError": 500,
     "InternalFailure": 500,
     "ServiceUnavailable": 503,
@@ -48,7 +51,14 @@ DEFAULT_MESSAGES = {
     "SnapshotCreationPerVolumeRateExceeded":
         "The maximum per volume CreateSnapshot request rate has been exceeded. "
         "Use an increasing or variable sleep interval between requests.",
+    "ConcurrentSnapshotLimitExceeded":
+        "The maximum number of concurrent snapshots has been reached. Wait for pending snapshots to "
+        "complete before creating more.",
 }
+
+# Actions whose AWS answer carries <return>true</return> although botocore's output
+# shape has no Return member (it is written right after requestId).
+EXTRA_RETURN = {"AssignPrivateIpAddresses"}
 
 
 class Ec2Error(Exception):
@@ -293,9 +303,9 @@ def serialize_response(op_model, data, request_id):
     root = f"{op_model.name}Response"
     out = [XML_DECL, f'<{root} xmlns="{XMLNS}">', f"<requestId>{escape(request_id)}</requestId>"]
     shape = op_model.output_shape
-    if shape is None:
+    if shape is None or op_model.name in EXTRA_RETURN:
         out.append("<return>true</return>")
-    else:
+    if shape is not None:
         data = data or {}
         unknown = set(data) - set(shape.members)
         if unknown:

@@ -27,8 +27,14 @@ class ImdsAnswer:
 def _tree(state, region, inst):
     """Leaf path (relative to /latest/) -> str or callable returning str."""
     iid = inst["id"]
-    ip = region.private_ip(inst) or ""
     primary = region.primary_eni(inst)
+    primary_ips = region.eni_ips(primary) if primary else []
+    ip = primary_ips[0] if primary_ips else ""
+    public = inst["public_ip"]
+    if primary:  # an Elastic IP on the primary address is the instance's public IPv4
+        addr = region.eni_addresses(primary["id"]).get(ip)
+        if addr:
+            public = addr["public_ip"]
     hostname = "ip-" + ip.replace(".", "-") + (".ec2.internal" if region.name == "us-east-1"
                                                 else f".{region.name}.compute.internal")
     md = {
@@ -44,15 +50,20 @@ def _tree(state, region, inst):
         "placement/availability-zone": inst["az"],
         "security-groups": "\n".join(g.get("name", "default") for g in inst["security_groups"]),
     }
-    if inst["public_ip"]:
-        md["public-ipv4"] = inst["public_ip"]
+    if public:
+        md["public-ipv4"] = public
     for eid in inst["network_interfaces"]:
         eni = region.network_interfaces[eid]
         base = f"network/interfaces/macs/{eni['mac']}/"
+        eips = region.eni_addresses(eid)
+        for private, addr in eips.items():
+            md[base + "ipv4-associations/" + addr["public_ip"]] = private
+        if eips:
+            md[base + "public-ipv4s"] = "\n".join(a["public_ip"] for a in eips.values())
         md.update({
             base + "device-number": str(eni["attachment"]["device_index"]),
             base + "interface-id": eid,
-            base + "local-ipv4s": "\n".join(eni["private_ips"]),
+            base + "local-ipv4s": "\n".join(region.eni_ips(eni)),
             base + "local-hostname": hostname,
             base + "mac": eni["mac"],
             base + "owner-id": state.account_id,
