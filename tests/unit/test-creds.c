@@ -19,6 +19,7 @@
 #include "cdp/creds.h"
 #include "cdp/imds.h"
 #include "fake-http.h"
+#include "test-util.h"
 
 #define T0 1767225600ULL                        /* 2026-01-01T00:00:00Z */
 #define EXP1 "2026-01-01T06:00:00Z"
@@ -33,17 +34,6 @@
 #define TOKEN_PATH "/latest/api/token"
 
 /* ---- harness --------------------------------------------------------- */
-
-typedef struct FakeClock {
-        Clock clock;
-        uint64_t mono;
-        uint64_t real;
-} FakeClock;
-
-static uint64_t fake_now(const Clock *c, clockid_t id) {
-        const FakeClock *f = (const FakeClock *) c;
-        return id == CLOCK_REALTIME ? f->real : f->mono;
-}
 
 typedef struct Env {
         sd_event *event;
@@ -68,7 +58,7 @@ static int env_setup_base(void **state) {
         clear_env_credentials();
         if (!e || sd_event_new(&e->event) < 0 || fake_http_new(e->event, &e->http) < 0)
                 return -1;
-        e->clock = (FakeClock) { .clock = { .now = fake_now }, .mono = 500 * USEC_PER_SEC, .real = T0 * USEC_PER_SEC };
+        e->clock = fake_clock_make(500 * USEC_PER_SEC, T0 * USEC_PER_SEC);
         if (imds_client_new(&e->imds, e->event, fake_http_transport(e->http), &e->clock.clock, &config) < 0)
                 return -1;
         *state = e;
@@ -84,29 +74,6 @@ static int env_setup(void **state) {
         return creds_provider_new(&e->creds, e->event, e->imds, &e->clock.clock) < 0 ? -1 : 0;
 }
 
-/* SPEC 3, checked after every test: each PUT is the token call with its TTL
- * header, each GET carries a token (IMDSv1 is never used). */
-static bool imds_requests_v2_only(const FakeHttp *http) {
-        for (size_t i = 0; i < fake_http_count(http); i++) {
-                const FakeHttpRecord *rec = fake_http_get(http, i);
-                const char *tok = fake_http_header(http, i, "X-aws-ec2-metadata-token");
-                const char *ttl = fake_http_header(http, i, "X-aws-ec2-metadata-token-ttl-seconds");
-                size_t n = strlen(rec->url);
-
-                if (strcmp(rec->method, "PUT") == 0 &&
-                    (n < 17 || strcmp(rec->url + n - 17, "/latest/api/token") != 0 || !ttl ||
-                     strcmp(ttl, "21600") != 0 || tok)) {
-                        fprintf(stderr, "bad token request %zu: PUT %s\n", i, rec->url);
-                        return false;
-                }
-                if (strcmp(rec->method, "GET") == 0 && (!tok || !*tok)) {
-                        fprintf(stderr, "request %zu: GET %s without a token\n", i, rec->url);
-                        return false;
-                }
-        }
-        return true;
-}
-
 static int env_teardown(void **state) {
         Env *e = *state;
         bool ok;
@@ -114,23 +81,13 @@ static int env_teardown(void **state) {
         clear_env_credentials();
         if (!e)
                 return 0;
-        ok = !e->http || imds_requests_v2_only(e->http);
+        ok = !e->http || fake_http_imds_v2_only(e->http);
         creds_provider_free(e->creds);
         imds_client_free(e->imds);
         fake_http_free(e->http);
         sd_event_unref(e->event);
         free(e);
         return ok ? 0 : -1;
-}
-
-static void run_until_quiet(Env *e) {
-        for (unsigned i = 0; i < 10000; i++) {
-                int r = sd_event_run(e->event, 20 * USEC_PER_MSEC);
-                assert_true(r >= 0);
-                if (r == 0)
-                        return;
-        }
-        fail_msg("the event loop never went quiet");
 }
 
 typedef struct Result {
@@ -188,7 +145,7 @@ static void get_creds(Env *e, bool force, Result *res) {
 
         assert_int_equal(creds_get(e->creds, force, on_creds, res, NULL), 0);
         assert_int_equal(res->calls, before);    /* never from inside creds_get() */
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res->calls, before + 1);
 }
 
@@ -386,7 +343,7 @@ static void test_creds_get__force_while_cached_delivery_pending__gets_new_set(vo
         push_role_creds(e, AKID2, EXP2);
         assert_int_equal(creds_get(e->creds, false, on_creds, &plain, NULL), 0);
         assert_int_equal(creds_get(e->creds, true, on_creds, &forced, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
 
         assert_int_equal(plain.calls, 1);
         assert_int_equal(plain.error, 0);
@@ -512,7 +469,7 @@ static void test_creds_get__concurrent__share_one_fetch(void **state) {
         push_role_fetch(e, AKID1, EXP1);
         for (int i = 0; i < 4; i++)
                 assert_int_equal(creds_get(e->creds, false, on_creds, &res[i], NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         for (int i = 0; i < 4; i++) {
                 assert_int_equal(res[i].calls, 1);
                 assert_int_equal(res[i].error, 0);
@@ -535,7 +492,7 @@ static void test_creds_cancel__waiting__callback_never_runs(void **state) {
         assert_non_null(w);
         creds_cancel(e->creds, w);
         creds_cancel(e->creds, NULL);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(cancelled.calls, 0);
         assert_int_equal(kept.calls, 1);
         assert_int_equal(kept.error, 0);
@@ -550,7 +507,7 @@ static void test_creds_cancel__only_waiter__fetch_still_installs(void **state) {
         push_role_fetch(e, AKID1, EXP1);
         assert_int_equal(creds_get(e->creds, false, on_creds, &cancelled, &w), 0);
         creds_cancel(e->creds, w);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(cancelled.calls, 0);
         assert_non_null(creds_peek(e->creds));
         assert_string_equal(creds_peek(e->creds)->access_key_id, AKID1);
@@ -581,7 +538,7 @@ static void test_creds_cancel__from_another_callback__victim_not_called(void **s
         /* Waiters are served newest first: register the victim first. */
         assert_int_equal(creds_get(e->creds, false, on_creds, &victim, &first.victim), 0);
         assert_int_equal(creds_get(e->creds, false, on_cancel_other, &first, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(first.calls, 1);
         assert_int_equal(victim.calls, 0);
 }
@@ -592,13 +549,13 @@ static void test_creds_provider_free__fetch_in_flight__no_callback(void **state)
 
         push_role_fetch(e, AKID1, EXP1);
         assert_int_equal(creds_get(e->creds, false, on_creds, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         result_done(&res);
         e->clock.real = EXP1_USEC;
         push_role_creds(e, AKID2, EXP2);
         assert_int_equal(creds_get(e->creds, false, on_creds, &res, NULL), 0);
         e->creds = creds_provider_free(e->creds);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.calls, 1);
 }
 

@@ -25,6 +25,7 @@
 #include "cdp/ec2.h"
 #include "cdp/imds.h"
 #include "fake-http.h"
+#include "test-util.h"
 
 #define NOW_SEC 1767323045ULL                   /* 2026-01-02T03:04:05Z */
 #define AMZ_DATE "20260102T030405Z"
@@ -41,17 +42,6 @@
         "<DescribeRegionsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>req-"
 
 /* ---- harness --------------------------------------------------------- */
-
-typedef struct FakeClock {
-        Clock clock;
-        uint64_t mono;
-        uint64_t real;
-} FakeClock;
-
-static uint64_t fake_now(const Clock *c, clockid_t id) {
-        const FakeClock *f = (const FakeClock *) c;
-        return id == CLOCK_REALTIME ? f->real : f->mono;
-}
 
 typedef struct Env {
         sd_event *event;
@@ -88,8 +78,7 @@ static int env_build(void **state, const Ec2ClientConfig *config, const char *to
         if (!e || sd_event_new(&e->event) < 0 || fake_http_new(e->event, &e->http) < 0)
                 return -1;
         *state = e;
-        e->clock = (FakeClock) { .clock = { .now = fake_now }, .mono = 7000 * USEC_PER_SEC,
-                                 .real = NOW_SEC * USEC_PER_SEC };
+        e->clock = fake_clock_make(7000 * USEC_PER_SEC, NOW_SEC * USEC_PER_SEC);
         if (imds_client_new(&e->imds, e->event, fake_http_transport(e->http), &e->clock.clock, &ic) < 0)
                 return -1;
         if (!use_imds) {
@@ -110,29 +99,6 @@ static int env_setup(void **state) {
         return env_build(state, &default_config, NULL, false);
 }
 
-/* SPEC 3, checked after every test: each PUT is the token call with its TTL
- * header, each GET carries a token (IMDSv1 is never used). */
-static bool imds_requests_v2_only(const FakeHttp *http) {
-        for (size_t i = 0; i < fake_http_count(http); i++) {
-                const FakeHttpRecord *rec = fake_http_get(http, i);
-                const char *tok = fake_http_header(http, i, "X-aws-ec2-metadata-token");
-                const char *ttl = fake_http_header(http, i, "X-aws-ec2-metadata-token-ttl-seconds");
-                size_t n = strlen(rec->url);
-
-                if (strcmp(rec->method, "PUT") == 0 &&
-                    (n < 17 || strcmp(rec->url + n - 17, "/latest/api/token") != 0 || !ttl ||
-                     strcmp(ttl, "21600") != 0 || tok)) {
-                        fprintf(stderr, "bad token request %zu: PUT %s\n", i, rec->url);
-                        return false;
-                }
-                if (strcmp(rec->method, "GET") == 0 && (!tok || !*tok)) {
-                        fprintf(stderr, "request %zu: GET %s without a token\n", i, rec->url);
-                        return false;
-                }
-        }
-        return true;
-}
-
 static int env_teardown(void **state) {
         Env *e = *state;
         bool ok;
@@ -140,7 +106,7 @@ static int env_teardown(void **state) {
         clear_environment();
         if (!e)
                 return 0;
-        ok = !e->http || imds_requests_v2_only(e->http);
+        ok = !e->http || fake_http_imds_v2_only(e->http);
         ec2_client_free(e->ec2);
         creds_provider_free(e->creds);
         imds_client_free(e->imds);
@@ -156,16 +122,6 @@ static Env *env_rebuild(void **state, const Ec2ClientConfig *config, const char 
         *state = NULL;
         assert_int_equal(env_build(state, config, token, use_imds), 0);
         return *state;
-}
-
-static void run_until_quiet(Env *e) {
-        for (unsigned i = 0; i < 10000; i++) {
-                int r = sd_event_run(e->event, 30 * USEC_PER_MSEC);
-                assert_true(r >= 0);
-                if (r == 0)
-                        return;
-        }
-        fail_msg("the event loop never went quiet");
 }
 
 typedef struct Result {
@@ -242,7 +198,7 @@ static void call_and_wait(Env *e, const char *action, const Ec2CallOptions *opts
         }
         assert_int_equal(ec2_call(e->ec2, q, opts, on_done, res, NULL), 0);
         assert_int_equal(res->calls, 0);        /* never from inside ec2_call() */
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res->calls, 1);
 }
 
@@ -539,7 +495,7 @@ static void test_ec2_call__ok__form_post_signed_with_headers(void **state) {
         assert_int_equal(ec2_call(e->ec2, q, NULL, on_done, &res, NULL), 0);
         /* The query is encoded at once: the caller may free it now. */
         q = ec2_query_free(q);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
 
         assert_int_equal(res.calls, 1);
         assert_int_equal(res.error, 0);
@@ -797,7 +753,7 @@ static void test_ec2_call__idempotent_flag_set__write_retried_after_drop(void **
         fake_http_push(e->http, "POST", NULL, 0, NULL, -ECONNRESET);
         fake_http_push(e->http, "POST", NULL, 200, OK_XML, 0);
         assert_int_equal(ec2_call(e->ec2, q, NULL, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.error, 0);
         assert_int_equal(res.attempts, 2);
         result_done(&res);
@@ -966,7 +922,7 @@ static void test_ec2_call__deadline_passes_during_backoff__fails_before_max_atte
         assert_int_equal(res.calls, 0);
         /* ...then the deadline passes while waiting. */
         e->clock.mono += 50 * USEC_PER_MSEC;
-        run_until_quiet(e);
+        run_until_quiet(e->event);
 
         assert_int_equal(res.calls, 1);
         assert_int_equal(res.error, -ETIMEDOUT);
@@ -989,7 +945,7 @@ static void test_ec2_call__deadline_passed_when_answer_arrives__last_error_no_re
         while (fake_http_count(e->http) < 1)
                 assert_true(sd_event_run(e->event, 0) >= 0);
         e->clock.mono += 20 * USEC_PER_MSEC;
-        run_until_quiet(e);
+        run_until_quiet(e->event);
 
         assert_int_equal(res.calls, 1);
         assert_int_equal(res.error, -EAGAIN);
@@ -1023,7 +979,7 @@ static void test_ec2_call_cancel__before_start__callback_never_runs(void **state
         assert_int_equal(ec2_call(e->ec2, q, NULL, on_done, &res, &call), 0);
         assert_non_null(call);
         ec2_call_cancel(call);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.calls, 0);
         assert_int_equal(fake_http_count(e->http), 0);
 }
@@ -1041,7 +997,7 @@ static void test_ec2_call_cancel__in_flight__callback_never_runs(void **state) {
         assert_int_equal(fake_http_in_flight(e->http), 1);
         ec2_call_cancel(call);
         assert_int_equal(fake_http_in_flight(e->http), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.calls, 0);
 }
 
@@ -1061,7 +1017,7 @@ static void test_ec2_call_cancel__during_backoff__no_further_attempt(void **stat
         while (fake_http_count(e->http) < 1 || fake_http_in_flight(e->http) > 0)
                 assert_true(sd_event_run(e->event, 0) >= 0);
         ec2_call_cancel(call);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.calls, 0);
         assert_int_equal(count_method(e, "POST"), 1);
 }
@@ -1081,7 +1037,7 @@ static void test_ec2_call_cancel__waiting_for_credentials__callback_never_runs(v
         while (fake_http_count(e->http) < 1)
                 assert_true(sd_event_run(e->event, 0) >= 0);
         ec2_call_cancel(call);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.calls, 0);
         assert_int_equal(count_method(e, "POST"), 0);
         /* The credential fetch itself went on. */
@@ -1100,7 +1056,7 @@ static void test_ec2_client_free__calls_pending__no_callbacks(void **state) {
                 assert_true(sd_event_run(e->event, 0) >= 0);
         e->ec2 = ec2_client_free(e->ec2);
         assert_int_equal(fake_http_in_flight(e->http), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(a.calls + b.calls, 0);
 }
 
@@ -1123,7 +1079,7 @@ static void test_ec2_call__bad_arguments__einval(void **state) {
         assert_int_equal(ec2_client_new(&c, e->event, fake_http_transport(e->http), NULL, NULL, &default_config),
                          -EINVAL);
         assert_ptr_equal(c, (Ec2Client *) 0x1);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.calls, 0);
         assert_int_equal(fake_http_count(e->http), 0);
         assert_int_equal(ec2_client_stats(e->ec2)->calls, 0);

@@ -17,23 +17,13 @@
 
 #include "cdp/imds.h"
 #include "fake-http.h"
+#include "test-util.h"
 
 #define EP IMDS_DEFAULT_ENDPOINT
 #define TOKEN_URL EP "/latest/api/token"
 #define TOKEN_PATH "/latest/api/token"
 
 /* ---- harness --------------------------------------------------------- */
-
-typedef struct FakeClock {
-        Clock clock;
-        uint64_t mono;
-        uint64_t real;
-} FakeClock;
-
-static uint64_t fake_now(const Clock *c, clockid_t id) {
-        const FakeClock *f = (const FakeClock *) c;
-        return id == CLOCK_REALTIME ? f->real : f->mono;
-}
 
 typedef struct Env {
         sd_event *event;
@@ -47,8 +37,7 @@ static int env_setup_with(void **state, const ImdsConfig *config) {
 
         if (!e || sd_event_new(&e->event) < 0 || fake_http_new(e->event, &e->http) < 0)
                 return -1;
-        e->clock = (FakeClock) { .clock = { .now = fake_now }, .mono = 1000 * USEC_PER_SEC,
-                                 .real = 1767225600ULL * USEC_PER_SEC };
+        e->clock = fake_clock_make(1000 * USEC_PER_SEC, 1767225600ULL * USEC_PER_SEC);
         if (imds_client_new(&e->imds, e->event, fake_http_transport(e->http), &e->clock.clock, config) < 0)
                 return -1;
         *state = e;
@@ -61,52 +50,18 @@ static int env_setup(void **state) {
         return env_setup_with(state, &config);
 }
 
-/* SPEC 3, checked after every test: each PUT is the token call with its TTL
- * header, each GET carries a token (IMDSv1 is never used). */
-static bool imds_requests_v2_only(const FakeHttp *http) {
-        for (size_t i = 0; i < fake_http_count(http); i++) {
-                const FakeHttpRecord *rec = fake_http_get(http, i);
-                const char *tok = fake_http_header(http, i, "X-aws-ec2-metadata-token");
-                const char *ttl = fake_http_header(http, i, "X-aws-ec2-metadata-token-ttl-seconds");
-                size_t n = strlen(rec->url);
-
-                if (strcmp(rec->method, "PUT") == 0 &&
-                    (n < 17 || strcmp(rec->url + n - 17, "/latest/api/token") != 0 || !ttl ||
-                     strcmp(ttl, "21600") != 0 || tok)) {
-                        fprintf(stderr, "bad token request %zu: PUT %s\n", i, rec->url);
-                        return false;
-                }
-                if (strcmp(rec->method, "GET") == 0 && (!tok || !*tok)) {
-                        fprintf(stderr, "request %zu: GET %s without a token\n", i, rec->url);
-                        return false;
-                }
-        }
-        return true;
-}
-
 static int env_teardown(void **state) {
         Env *e = *state;
         bool ok;
 
         if (!e)
                 return 0;
-        ok = !e->http || imds_requests_v2_only(e->http);
+        ok = !e->http || fake_http_imds_v2_only(e->http);
         imds_client_free(e->imds);
         fake_http_free(e->http);
         sd_event_unref(e->event);
         free(e);
         return ok ? 0 : -1;
-}
-
-/* Runs the loop until nothing has happened for 20 ms. */
-static void run_until_quiet(Env *e) {
-        for (unsigned i = 0; i < 10000; i++) {
-                int r = sd_event_run(e->event, 20 * USEC_PER_MSEC);
-                assert_true(r >= 0);
-                if (r == 0)
-                        return;
-        }
-        fail_msg("the event loop never went quiet");
 }
 
 typedef struct Result {
@@ -172,7 +127,7 @@ static void test_imds_get__first_call__token_put_then_get_with_token(void **stat
         assert_int_equal(imds_get(e->imds, "meta-data/instance-id", false, on_done, &res, NULL), 0);
         /* done never runs inside imds_get(). */
         assert_int_equal(res.calls, 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
 
         assert_int_equal(res.calls, 1);
         assert_int_equal(res.error, 0);
@@ -199,7 +154,7 @@ static void test_imds_get__token_with_trailing_newline__newline_not_sent(void **
         fake_http_push(e->http, "PUT", TOKEN_PATH, 200, "tok-nl\r\n", 0);
         fake_http_push(e->http, "GET", NULL, 200, "x", 0);
         assert_int_equal(imds_get(e->imds, "meta-data/ami-id", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.error, 0);
         assert_string_equal(fake_http_header(e->http, 1, "X-aws-ec2-metadata-token"), "tok-nl");
         result_done(&res);
@@ -218,7 +173,7 @@ static void test_imds_get__sequential_calls__one_token_put(void **state) {
         for (int i = 0; i < 4; i++) {
                 char expected[8];
                 assert_int_equal(imds_get(e->imds, "meta-data/placement/region", false, on_done, &res[i], NULL), 0);
-                run_until_quiet(e);
+                run_until_quiet(e->event);
                 snprintf(expected, sizeof(expected), "v%d", i);
                 assert_int_equal(res[i].error, 0);
                 assert_string_equal(res[i].body, expected);
@@ -241,7 +196,7 @@ static void test_imds_get__concurrent_calls__share_one_token_put(void **state) {
                 assert_int_equal(imds_get(e->imds, "meta-data/mac", false, on_done, &res[i], NULL), 0);
         /* Only the token call is out until it answers. */
         assert_int_equal(fake_http_count(e->http), 1);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
 
         for (int i = 0; i < 5; i++) {
                 assert_int_equal(res[i].calls, 1);
@@ -265,7 +220,7 @@ static void test_imds_get__token_near_ttl__renewed(void **state) {
         fake_http_push(e->http, "PUT", TOKEN_PATH, 200, "tok-1", 0);
         fake_http_push(e->http, "GET", NULL, 200, "a", 0);
         assert_int_equal(imds_get(e->imds, "meta-data/a", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.error, 0);
 
         /* One microsecond before the renewal point: still reused. */
@@ -273,7 +228,7 @@ static void test_imds_get__token_near_ttl__renewed(void **state) {
         assert_true(imds_has_token(e->imds));
         fake_http_push(e->http, "GET", NULL, 200, "b", 0);
         assert_int_equal(imds_get(e->imds, "meta-data/b", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.error, 0);
         assert_int_equal(imds_token_fetches(e->imds), 1);
 
@@ -283,7 +238,7 @@ static void test_imds_get__token_near_ttl__renewed(void **state) {
         fake_http_push(e->http, "PUT", TOKEN_PATH, 200, "tok-2", 0);
         fake_http_push(e->http, "GET", NULL, 200, "c", 0);
         assert_int_equal(imds_get(e->imds, "meta-data/c", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.error, 0);
         assert_string_equal(res.body, "c");
         assert_int_equal(imds_token_fetches(e->imds), 2);
@@ -303,11 +258,11 @@ static void test_imds_drop_token__cached__next_get_fetches_new(void **state) {
         fake_http_push(e->http, "PUT", TOKEN_PATH, 200, "t2", 0);
         fake_http_push(e->http, "GET", NULL, 200, "b", 0);
         assert_int_equal(imds_get(e->imds, "meta-data/a", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         imds_drop_token(e->imds);
         assert_false(imds_has_token(e->imds));
         assert_int_equal(imds_get(e->imds, "meta-data/b", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_string_equal(res.body, "b");
         assert_string_equal(fake_http_header(e->http, 3, "X-aws-ec2-metadata-token"), "t2");
         assert_int_equal(imds_token_fetches(e->imds), 2);
@@ -325,7 +280,7 @@ static void test_imds_get__401_once__new_token_one_retry_success(void **state) {
         fake_http_push(e->http, "PUT", TOKEN_PATH, 200, "new", 0);
         fake_http_push(e->http, "GET", NULL, 200, "fine", 0);
         assert_int_equal(imds_get(e->imds, "meta-data/local-ipv4", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
 
         assert_int_equal(res.calls, 1);
         assert_int_equal(res.error, 0);
@@ -351,7 +306,7 @@ static void test_imds_get__401_twice__eacces_no_third_try(void **state) {
         fake_http_push(e->http, "GET", NULL, 401, "", 0);
         fake_http_push(e->http, NULL, NULL, 200, "must not be used", 0);
         assert_int_equal(imds_get(e->imds, "meta-data/x", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
 
         assert_int_equal(res.calls, 1);
         assert_int_equal(res.error, -EACCES);
@@ -373,7 +328,7 @@ static void test_imds_get__concurrent_401s__share_one_new_token(void **state) {
         fake_http_push(e->http, "GET", NULL, 200, "b", 0);
         assert_int_equal(imds_get(e->imds, "meta-data/a", false, on_done, &res[0], NULL), 0);
         assert_int_equal(imds_get(e->imds, "meta-data/b", false, on_done, &res[1], NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
 
         for (int i = 0; i < 2; i++) {
                 assert_int_equal(res[i].calls, 1);
@@ -396,7 +351,7 @@ static void test_imds_get__404__enoent_without_retry(void **state) {
         fake_http_push(e->http, "PUT", TOKEN_PATH, 200, "t", 0);
         fake_http_push(e->http, "GET", NULL, 404, "Not Found", 0);
         assert_int_equal(imds_get(e->imds, "meta-data/tags/instance/", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.calls, 1);
         assert_int_equal(res.error, -ENOENT);
         assert_null(res.body);
@@ -410,7 +365,7 @@ static void test_imds_get__other_4xx__ebadmsg_without_retry(void **state) {
         fake_http_push(e->http, "PUT", TOKEN_PATH, 200, "t", 0);
         fake_http_push(e->http, "GET", NULL, 400, "", 0);
         assert_int_equal(imds_get(e->imds, "meta-data/x", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.error, -EBADMSG);
         assert_int_equal(fake_http_count(e->http), 2);
 }
@@ -423,7 +378,7 @@ static void test_imds_get__5xx_then_200__retried_success(void **state) {
         fake_http_push(e->http, "GET", NULL, 503, "", 0);
         fake_http_push(e->http, "GET", NULL, 200, "after retry", 0);
         assert_int_equal(imds_get(e->imds, "meta-data/x", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.calls, 1);
         assert_int_equal(res.error, 0);
         assert_string_equal(res.body, "after retry");
@@ -441,7 +396,7 @@ static void test_imds_get__5xx_every_time__ehostdown_after_max_attempts(void **s
         for (int i = 0; i < 5; i++)
                 fake_http_push(e->http, "GET", NULL, 500, "", 0);
         assert_int_equal(imds_get(e->imds, "meta-data/x", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.calls, 1);
         assert_int_equal(res.error, -EHOSTDOWN);
         assert_int_equal(count_method(e, "GET"), 3);
@@ -458,7 +413,7 @@ static void test_imds_get__connection_refused__retried_then_ehostdown(void **sta
         fake_http_push(e->http, "GET", NULL, 0, NULL, -ECONNREFUSED);
         fake_http_push(e->http, "GET", NULL, 200, "never", 0);
         assert_int_equal(imds_get(e->imds, "meta-data/x", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.calls, 1);
         assert_int_equal(res.error, -EHOSTDOWN);
         assert_int_equal(count_method(e, "GET"), 3);
@@ -473,7 +428,7 @@ static void test_imds_get__timeouts__retried_then_etimedout(void **state) {
         for (int i = 0; i < 3; i++)
                 fake_http_push(e->http, "GET", NULL, 0, NULL, -ETIMEDOUT);
         assert_int_equal(imds_get(e->imds, "meta-data/x", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.error, -ETIMEDOUT);
         assert_int_equal(count_method(e, "GET"), 3);
 }
@@ -486,7 +441,7 @@ static void test_imds_get__oversized_answer__e2big_without_retry(void **state) {
         fake_http_push(e->http, "GET", NULL, 0, NULL, -E2BIG);
         fake_http_push(e->http, "GET", NULL, 200, "never", 0);
         assert_int_equal(imds_get(e->imds, "meta-data/x", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.error, -E2BIG);
         assert_int_equal(count_method(e, "GET"), 1);
 }
@@ -497,7 +452,7 @@ static void test_imds_get__imds_unreachable__ehostdown_and_no_get(void **state) 
 
         /* Nothing queued: every request is refused. */
         assert_int_equal(imds_get(e->imds, "meta-data/x", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.calls, 1);
         assert_int_equal(res.error, -EHOSTDOWN);
         assert_int_equal(count_method(e, "PUT"), 3);
@@ -513,7 +468,7 @@ static void test_imds_get__token_put_5xx_then_200__get_proceeds(void **state) {
         fake_http_push(e->http, "PUT", TOKEN_PATH, 200, "late", 0);
         fake_http_push(e->http, "GET", NULL, 200, "v", 0);
         assert_int_equal(imds_get(e->imds, "meta-data/x", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.error, 0);
         assert_string_equal(res.body, "v");
         assert_string_equal(fake_http_header(e->http, 2, "X-aws-ec2-metadata-token"), "late");
@@ -529,7 +484,7 @@ static void test_imds_get__token_put_403__eacces_for_every_waiter(void **state) 
         fake_http_push(e->http, NULL, NULL, 200, "must not be used", 0);
         for (int i = 0; i < 3; i++)
                 assert_int_equal(imds_get(e->imds, "meta-data/x", false, on_done, &res[i], NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         for (int i = 0; i < 3; i++) {
                 assert_int_equal(res[i].calls, 1);
                 assert_int_equal(res[i].error, -EACCES);
@@ -546,7 +501,7 @@ static void test_imds_get__empty_token__ebadmsg_and_no_get(void **state) {
 
         fake_http_push(e->http, "PUT", TOKEN_PATH, 200, "\n", 0);
         assert_int_equal(imds_get(e->imds, "meta-data/x", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.error, -EBADMSG);
         assert_int_equal(count_method(e, "GET"), 0);
 }
@@ -586,7 +541,7 @@ static void test_imds_get__get_started_from_failure_callback__gets_own_result(vo
         fake_http_push(e->http, "PUT", TOKEN_PATH, 200, "second-token", 0);
         fake_http_push(e->http, "GET", "/latest/meta-data/y", 200, "y", 0);
         assert_int_equal(imds_get(e->imds, "meta-data/x", false, on_first_then_retry, &c, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
 
         assert_int_equal(c.first.calls, 1);
         assert_int_equal(c.first.error, -EACCES);
@@ -619,7 +574,7 @@ static void test_imds_get__transport_refuses_submit__error_returned_no_callback(
         assert_true(r < 0);
         assert_int_equal(res.calls, 0);
         assert_ptr_equal(req, (ImdsRequest *) 0x1);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.calls, 0);
 
         imds_client_free(c);
@@ -640,7 +595,7 @@ static void test_imds_cancel__waiting_for_token__callback_never_runs(void **stat
         assert_int_equal(imds_get(e->imds, "meta-data/b", false, on_done, &other, NULL), 0);
         assert_non_null(req);
         imds_cancel(req);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
 
         assert_int_equal(cancelled.calls, 0);
         assert_int_equal(other.calls, 1);
@@ -660,7 +615,7 @@ static void test_imds_cancel__get_in_flight__callback_never_runs(void **state) {
         fake_http_push(e->http, "GET", NULL, 200, "warm", 0);
         fake_http_push(e->http, "GET", NULL, 200, "late", 0);
         assert_int_equal(imds_get(e->imds, "meta-data/warm", false, on_done, &warm, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         result_done(&warm);
 
         /* Token cached: the GET is submitted at once and is in flight. */
@@ -668,7 +623,7 @@ static void test_imds_cancel__get_in_flight__callback_never_runs(void **state) {
         assert_int_equal(fake_http_in_flight(e->http), 1);
         imds_cancel(req);
         assert_int_equal(fake_http_in_flight(e->http), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.calls, 0);
 }
 
@@ -691,7 +646,7 @@ static void test_imds_cancel__during_retry_delay__callback_never_runs(void **sta
                 assert_true(sd_event_run(e->event, 5 * USEC_PER_MSEC) >= 0);
         assert_int_equal(res.calls, 0);
         imds_cancel(req);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         /* Past the moment the retry would have been sent. */
         (void) sd_event_run(e->event, 150 * USEC_PER_MSEC);
         assert_int_equal(res.calls, 0);
@@ -707,7 +662,7 @@ static void test_imds_client_free__requests_pending__no_callbacks(void **state) 
         assert_int_equal(imds_get(e->imds, "meta-data/b", false, on_done, &res[1], NULL), 0);
         e->imds = imds_client_free(e->imds);
         assert_int_equal(fake_http_in_flight(e->http), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res[0].calls + res[1].calls, 0);
 }
 
@@ -726,7 +681,7 @@ static void test_imds_get__bad_paths__einval_nothing_sent(void **state) {
                         fail_msg("path \"%s\" accepted", bad[i]);
         assert_int_equal(imds_get(e->imds, NULL, false, on_done, &res, NULL), -EINVAL);
         assert_int_equal(imds_get(e->imds, "meta-data/x", false, NULL, &res, NULL), -EINVAL);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.calls, 0);
         assert_int_equal(fake_http_count(e->http), 0);
 }
@@ -741,7 +696,7 @@ static void test_imds_client_new__custom_endpoint__trailing_slash_dropped(void *
         fake_http_push(e->http, "PUT", NULL, 200, "t", 0);
         fake_http_push(e->http, "GET", NULL, 200, "v", 0);
         assert_int_equal(imds_get(e->imds, "dynamic/instance-identity/document", false, on_done, &res, NULL), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.error, 0);
         assert_string_equal(fake_http_get(e->http, 0)->url, "http://127.0.0.1:1338/latest/api/token");
         assert_string_equal(fake_http_get(e->http, 1)->url,

@@ -21,6 +21,7 @@
 #include "cdp/imds.h"
 #include "cdp/tags.h"
 #include "fake-http.h"
+#include "test-util.h"
 
 #define IID "i-0123456789abcdef0"
 #define EP "http://169.254.169.254"
@@ -28,17 +29,6 @@
 #define TOKEN_PATH "/latest/api/token"
 
 /* ---- harness --------------------------------------------------------- */
-
-typedef struct FakeClock {
-        Clock clock;
-        uint64_t mono;
-        uint64_t real;
-} FakeClock;
-
-static uint64_t fake_now(const Clock *c, clockid_t id) {
-        const FakeClock *f = (const FakeClock *) c;
-        return id == CLOCK_REALTIME ? f->real : f->mono;
-}
 
 typedef struct Env {
         sd_event *event;
@@ -63,8 +53,7 @@ static int env_setup(void **state) {
         if (!e || sd_event_new(&e->event) < 0 || fake_http_new(e->event, &e->http) < 0)
                 return -1;
         *state = e;
-        e->clock = (FakeClock) { .clock = { .now = fake_now }, .mono = 100 * USEC_PER_SEC,
-                                 .real = 1767225600ULL * USEC_PER_SEC };
+        e->clock = fake_clock_make(100 * USEC_PER_SEC, 1767225600ULL * USEC_PER_SEC);
         if (imds_client_new(&e->imds, e->event, fake_http_transport(e->http), &e->clock.clock, &ic) < 0 ||
             creds_provider_new(&e->creds, e->event, e->imds, &e->clock.clock) < 0 ||
             ec2_client_new(&e->ec2, e->event, fake_http_transport(e->http), e->creds, &e->clock.clock, &ec) < 0)
@@ -74,36 +63,13 @@ static int env_setup(void **state) {
         return 0;
 }
 
-/* SPEC 3, checked after every test: each PUT is the token call with its TTL
- * header, each GET carries a token (IMDSv1 is never used). */
-static bool imds_requests_v2_only(const FakeHttp *http) {
-        for (size_t i = 0; i < fake_http_count(http); i++) {
-                const FakeHttpRecord *rec = fake_http_get(http, i);
-                const char *tok = fake_http_header(http, i, "X-aws-ec2-metadata-token");
-                const char *ttl = fake_http_header(http, i, "X-aws-ec2-metadata-token-ttl-seconds");
-                size_t n = strlen(rec->url);
-
-                if (strcmp(rec->method, "PUT") == 0 &&
-                    (n < 17 || strcmp(rec->url + n - 17, "/latest/api/token") != 0 || !ttl ||
-                     strcmp(ttl, "21600") != 0 || tok)) {
-                        fprintf(stderr, "bad token request %zu: PUT %s\n", i, rec->url);
-                        return false;
-                }
-                if (strcmp(rec->method, "GET") == 0 && (!tok || !*tok)) {
-                        fprintf(stderr, "request %zu: GET %s without a token\n", i, rec->url);
-                        return false;
-                }
-        }
-        return true;
-}
-
 static int env_teardown(void **state) {
         Env *e = *state;
         bool ok;
 
         if (!e)
                 return 0;
-        ok = !e->http || imds_requests_v2_only(e->http);
+        ok = !e->http || fake_http_imds_v2_only(e->http);
         ec2_client_free(e->ec2);
         creds_provider_free(e->creds);
         imds_client_free(e->imds);
@@ -111,16 +77,6 @@ static int env_teardown(void **state) {
         sd_event_unref(e->event);
         free(e);
         return ok ? 0 : -1;
-}
-
-static void run_until_quiet(Env *e) {
-        for (unsigned i = 0; i < 10000; i++) {
-                int r = sd_event_run(e->event, 20 * USEC_PER_MSEC);
-                assert_true(r >= 0);
-                if (r == 0)
-                        return;
-        }
-        fail_msg("the event loop never went quiet");
 }
 
 typedef struct Result {
@@ -154,7 +110,7 @@ static void result_done(Result *r) {
 static void fetch(Env *e, bool with_imds, Result *res) {
         assert_int_equal(tag_fetch_start(with_imds ? e->imds : NULL, e->ec2, IID, on_tags, res, NULL), 0);
         assert_int_equal(res->calls, 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res->calls, 1);
 }
 
@@ -522,7 +478,7 @@ static void test_tag_fetch_cancel__during_listing__callback_never_runs(void **st
         assert_int_equal(tag_fetch_start(e->imds, e->ec2, IID, on_tags, &res, &f), 0);
         assert_non_null(f);
         tag_fetch_cancel(f);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.calls, 0);
         assert_int_equal(count_method(e, "GET"), 0);
 }
@@ -543,7 +499,7 @@ static void test_tag_fetch_cancel__during_values__callback_never_runs(void **sta
         assert_true(fake_http_in_flight(e->http) > 0);
         tag_fetch_cancel(f);
         assert_int_equal(fake_http_in_flight(e->http), 0);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.calls, 0);
 }
 
@@ -559,7 +515,7 @@ static void test_tag_fetch_cancel__during_describe_tags__callback_never_runs(voi
         while (count_method(e, "POST") < 2)
                 assert_true(sd_event_run(e->event, 10 * USEC_PER_MSEC) >= 0);
         tag_fetch_cancel(f);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(res.calls, 0);
         assert_int_equal(fake_http_in_flight(e->http), 0);
 }
@@ -573,7 +529,7 @@ static void test_tag_fetch_start__bad_arguments__einval(void **state) {
         assert_int_equal(tag_fetch_start(e->imds, e->ec2, NULL, on_tags, &res, &f), -EINVAL);
         assert_int_equal(tag_fetch_start(e->imds, e->ec2, IID, NULL, &res, &f), -EINVAL);
         assert_ptr_equal(f, (TagFetch *) 0x1);
-        run_until_quiet(e);
+        run_until_quiet(e->event);
         assert_int_equal(fake_http_count(e->http), 0);
 }
 
