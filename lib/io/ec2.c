@@ -405,7 +405,7 @@ static void on_http_done(int error, const HttpResponse *hr, void *userdata) {
         if (resp.error_class != EC2_OK && resp.error_class != EC2_DRY_RUN_OK &&
             call_should_retry(k, resp.error_class, &delay)) {
                 c->stats.retries++;
-                r = sd_event_add_time_relative(c->event, &k->retry, CLOCK_MONOTONIC, delay, 0, on_retry, k);
+                r = sd_event_add_time_relative(c->event, &k->retry, CLOCK_MONOTONIC, delay, 1, on_retry, k);
                 if (r >= 0)
                         return;
         }

@@ -223,7 +223,7 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
                         r = sd_event_source_set_enabled(t->timer, SD_EVENT_ONESHOT);
                 return r < 0 ? -1 : 0;
         }
-        r = sd_event_add_time(t->event, &t->timer, CLOCK_MONOTONIC, usec, 0, on_timer, t);
+        r = sd_event_add_time(t->event, &t->timer, CLOCK_MONOTONIC, usec, 1, on_timer, t);
         if (r < 0)
                 return -1;
         (void) sd_event_source_set_description(t->timer, "curl-timer");

@@ -186,7 +186,7 @@ static void token_done(int error, const HttpResponse *resp, void *userdata) {
 
         if (++c->token_attempt < c->max_attempts) {
                 r = sd_event_add_time_relative(c->event, &c->token_retry, CLOCK_MONOTONIC,
-                                               c->retry_delay_usec, 0, on_token_retry, c);
+                                               c->retry_delay_usec, USEC_PER_MSEC, on_token_retry, c);
                 if (r >= 0)
                         return;
         }
@@ -279,7 +279,7 @@ static void get_done(int error, const HttpResponse *resp, void *userdata) {
                 request_finish(r, error < 0 ? http_error_to_imds(error) : -EHOSTDOWN, NULL, 0);
                 return;
         }
-        k = sd_event_add_time_relative(c->event, &r->retry, CLOCK_MONOTONIC, c->retry_delay_usec, 0,
+        k = sd_event_add_time_relative(c->event, &r->retry, CLOCK_MONOTONIC, c->retry_delay_usec, USEC_PER_MSEC,
                                        on_request_retry, r);
         if (k < 0)
                 request_finish(r, k, NULL, 0);
