@@ -9,7 +9,7 @@ libjson-c-dev libsystemd-dev libexpat1-dev libcmocka-dev python3 python3-botocor
 tzdata ca-certificates"
 # Tests: sanitizers, valgrind, and the real heartbeat peers of SPEC 6
 # (keepalived; resource-agents' ocf-tester, which lints with xmllint; ip netns).
-[ "${1:-}" = "--test" ] && PKGS="$PKGS clang libclang-rt-14-dev valgrind keepalived resource-agents libxml2-utils iproute2"
+[ "${1:-}" = "--test" ] && PKGS="$PKGS clang libclang-rt-14-dev clang-tidy cppcheck valgrind keepalived resource-agents libxml2-utils iproute2"
 
 missing=""
 for p in $PKGS; do

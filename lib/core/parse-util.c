@@ -333,7 +333,7 @@ static int read_small_decimal(const char **p, unsigned max, unsigned *ret) {
         unsigned v = 0;
         size_t n = 0;
 
-        while (char_is_digit(s[n]) && n < 4) {
+        while (n < 4 && char_is_digit(s[n])) {
                 v = v * 10 + (unsigned) (s[n] - '0');
                 n++;
         }

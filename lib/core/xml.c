@@ -50,7 +50,7 @@ static void xml_parser_fail(XmlParser *p, int error) {
 }
 
 static const char *local_name(const XML_Char *name) {
-        const char *sep = strrchr(name, NS_SEPARATOR);
+        const char *sep = strrchr(name, (unsigned char) NS_SEPARATOR);
         return sep ? sep + 1 : name;
 }
 

@@ -1,0 +1,44 @@
+#!/bin/sh
+# Static analysis: cppcheck over lib/, daemon/ and the test fakes, and
+# clang-tidy's bug-finding checks over lib/ and daemon/. Exit 1 on a cppcheck
+# finding (clang-tidy: see below).
+#
+# cppcheck suppressions, each for a construct it cannot follow:
+#   memleak, resourceLeak   every allocation is owned by a _cleanup_() local
+#                           (GCC cleanup attribute) that cppcheck ignores;
+#                           valgrind and LeakSanitizer check the real thing.
+#   internalAstError        GNU statement expressions in TAKE_PTR() and the
+#                           EC2_XML_*_FIELD type checks break its parser.
+#   unknownMacro            json-c's json_object_object_foreach.
+set -eu
+cd "$(dirname "$0")/.."
+cppcheck --error-exitcode=1 --enable=warning,performance,portability --std=c11 --quiet --inline-suppr \
+        -D_GNU_SOURCE -DPACKAGE_VERSION='"lint"' -Iinclude -Idaemon -Itests/fakes \
+        --suppress=missingIncludeSystem --suppress=memleak --suppress=resourceLeak \
+        --suppress=internalAstError --suppress=unknownMacro \
+        lib daemon tests/fakes
+echo "cppcheck: clean"
+
+if command -v clang-tidy >/dev/null 2>&1; then
+        flags="-std=gnu11 -D_GNU_SOURCE -DPACKAGE_VERSION=\"lint\" -Iinclude -Idaemon $(pkg-config --cflags libcurl libcrypto json-c libsystemd expat)"
+        # bugprone/security/analyzer checks; the cert/readability styles are not ours.
+        checks='-*,bugprone-*,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier,-bugprone-macro-parentheses,-bugprone-assignment-in-if-condition,-bugprone-narrowing-conversions,-bugprone-implicit-widening-of-multiplication-result,-bugprone-branch-clone,clang-analyzer-*,-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling,-clang-analyzer-unix.Malloc,-clang-analyzer-optin.performance.Padding'
+        n=0
+        for f in lib/core/*.c lib/io/*.c daemon/*.c; do
+                # shellcheck disable=SC2086
+                out=$(clang-tidy --quiet -checks="$checks" "$f" -- $flags 2>/dev/null | grep -E '(warning|error):' || true)
+                if [ -n "$out" ]; then
+                        echo "$out"
+                        n=$((n + 1))
+                fi
+        done
+        # Not yet a gate: the analyzer's remaining findings are being triaged
+        # (most are paths it cannot rule out through the out-parameter and
+        # cleanup-attribute contracts). CLANG_TIDY_STRICT=1 makes it one.
+        if [ "$n" -ne 0 ]; then
+                echo "clang-tidy: findings in $n files"
+                [ "${CLANG_TIDY_STRICT:-0}" = 1 ] && exit 1
+        else
+                echo "clang-tidy: clean"
+        fi
+fi
