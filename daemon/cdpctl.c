@@ -25,6 +25,8 @@
 
 #define DEFAULT_SOCKET "/run/cdpd/control.sock"
 #define DEFAULT_TIMEOUT_USEC (5 * USEC_PER_SEC)
+/* A backup run waits for AWS (creates, throttled deletes): longer. */
+#define SNAPSHOT_TIMEOUT_USEC (60 * USEC_PER_SEC)
 #define TAKEOVER_DEFAULT_TIMEOUT_USEC (20 * USEC_PER_SEC)
 /* A takeover's deadline is cdpd's; cdpctl waits this much longer for the answer. */
 #define TAKEOVER_GRACE_USEC (5 * USEC_PER_SEC)
@@ -650,7 +652,8 @@ int main(int argc, char *argv[]) {
          * which cdpctl does not know: the daemon's deadline ends it. */
         timeout = arg_timeout_usec;
         if (timeout == 0)
-                timeout = !(arg_verb->flags & VERB_DEADLINE) ? DEFAULT_TIMEOUT_USEC
+                timeout = strcmp(arg_verb->name, "snapshot") == 0     ? SNAPSHOT_TIMEOUT_USEC
+                          : !(arg_verb->flags & VERB_DEADLINE) ? DEFAULT_TIMEOUT_USEC
                           : arg_takeover_timeout_given       ? arg_takeover_timeout_usec + TAKEOVER_GRACE_USEC
                                                              : TAKEOVER_TIMEOUT_MAX_USEC + TAKEOVER_GRACE_USEC;
         return run(arg_verb->name, args, timeout);

@@ -61,7 +61,7 @@ static const struct {
 
 /* Tags cdpd sets on the snapshots and images it creates. */
 static const char *const output_tags[] = {
-        "managed-by", "instance-id", "slot", "volume-id", "device",
+        "managed-by", "instance-id", "slot", "volume-id", "device", "type", "source-id",
 };
 
 /* Environment variables that make a program load or run other code. A tag
