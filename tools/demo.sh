@@ -49,7 +49,11 @@ echo "== the daemon: cdpd in the foreground, its run_dir, hooks and control sock
 mkdir -p "$work/hooks.d"
 cat >"$work/hooks.d/10-show" <<'HOOK'
 #!/bin/sh
-echo "   hook: CDP_EVENT=$CDP_EVENT, $CDP_ENV_FILE now says: $(grep -v '^#' "$CDP_ENV_FILE" | tr '\n' ' ')"
+if [ "$CDP_EVENT" = tags-changed ]; then
+        echo "   hook: CDP_EVENT=$CDP_EVENT, $CDP_ENV_FILE now says: $(grep -v '^#' "$CDP_ENV_FILE" | tr '\n' ' ')"
+else
+        echo "   hook: CDP_EVENT=$CDP_EVENT"
+fi
 HOOK
 chmod 755 "$work/hooks.d/10-show"
 cat >"$work/cdpd.conf" <<CONF
@@ -104,6 +108,44 @@ end=$(date +%s%N)
 echo "   takeover returned after $(( (end - start) / 1000000 )) ms (route tables and the Elastic IP now point at this node, verified)"
 echo "   a second takeover finds everything here and writes nothing:"
 ctl takeover | sed 's/^/   /' | head -5
+echo
+echo "-- the operator fixes it: cdp:snapshot:keep=3"
+/usr/bin/python3 - "$ec2_port" <<'PY'
+import json, sys, urllib.request
+body = {"region": "us-east-1", "resource": "i-0123456789abcdef0", "set": {"cdp:snapshot:keep": "3"}, "delete": []}
+req = urllib.request.Request("http://127.0.0.1:%s/_sim/tags" % sys.argv[1], json.dumps(body).encode(), method="POST")
+urllib.request.urlopen(req).read()
+PY
+ctl reload >/dev/null
+echo
+echo "-- Snapshot: cdpctl snapshot (the schedule's run, now): one crash-consistent CreateSnapshots, all tags set"
+ctl snapshot | grep -E '^(slot|type|result|created_count|deleted_count|kept)|^  - (id|device)' | sed 's/^/   /'
+echo "   the same slot again is never taken twice:"
+ctl snapshot | grep -E '^(slot_taken|created_count)' | sed 's/^/   /'
+echo
+echo "-- Bastion: the instance is tagged to expire in 5 s, then stop, revoking its temporary SSH rule"
+expiry=$(date -u -d '+5 seconds' +%Y-%m-%dT%H:%M:%SZ)
+/usr/bin/python3 - "$ec2_port" "$expiry" <<'PY'
+import json, sys, urllib.request
+body = {"region": "us-east-1", "resource": "i-0123456789abcdef0",
+        "set": {"cdp:expires-at": sys.argv[2], "cdp:expire-action": "stop",
+                "cdp:expire-revoke": "sgr-0aaa1111bbbb22223"}, "delete": []}
+req = urllib.request.Request("http://127.0.0.1:%s/_sim/tags" % sys.argv[1], json.dumps(body).encode(), method="POST")
+urllib.request.urlopen(req).read()
+PY
+ctl reload >/dev/null
+sleep 0.5
+ctl --json status | /usr/bin/python3 -c 'import json,sys; b=json.load(sys.stdin)["bastion"]; print("   expires_at:", b.get("expires_at"), "| time left:", b.get("time_left"), "| action:", b.get("action"), "| revoke:", b.get("revoke"))'
+sleep 7
+/usr/bin/python3 - "$ec2_port" <<'PY'
+import json, sys, urllib.request
+calls = json.load(urllib.request.urlopen("http://127.0.0.1:%s/_sim/calls" % sys.argv[1]))
+for c in calls:
+    if c.get("action") in ("RevokeSecurityGroupIngress", "StopInstances", "TerminateInstances") and c["params"].get("DryRun") != "true":
+        print("   at expiry:", c["action"], c["status"])
+st = json.load(urllib.request.urlopen("http://127.0.0.1:%s/_sim/state" % sys.argv[1]))
+print("   instance state now:", st["regions"]["us-east-1"]["instances"]["i-0123456789abcdef0"]["state"])
+PY
 kill -TERM "$cdpd_pid"
 wait "$cdpd_pid" || true
 echo
