@@ -16,8 +16,11 @@ work=$(mktemp -d)
 sim_pid=""
 cdpd_pid=""
 cleanup() {
-        [ -n "$cdpd_pid" ] && kill "$cdpd_pid" 2>/dev/null
-        [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+        if [ -n "$cdpd_pid" ]; then kill "$cdpd_pid" 2>/dev/null || true; fi
+        if [ -n "$sim_pid" ]; then
+                kill "$sim_pid" 2>/dev/null || true
+                wait "$sim_pid" 2>/dev/null || true
+        fi
         rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
