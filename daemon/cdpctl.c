@@ -644,6 +644,8 @@ int main(int argc, char *argv[]) {
         if (r != 0)
                 return r > 0 ? CTL_EXIT_OK : -r;
 
+        if (!arg_verb)
+                return CTL_EXIT_USAGE;
         r = build_args(arg_verb, arg_pos, arg_n_pos, &args);
         if (r < 0)
                 return -r;

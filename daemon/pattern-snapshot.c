@@ -1030,9 +1030,10 @@ static void on_op_done(SnapRun *run, int error, const Ec2Response *resp, void *d
                 case OP_COPY_IMAGE: {
                         _cleanup_free_ char *new_id = NULL;
 
-                        r = op->kind == OP_COPY_SNAPSHOT
-                                    ? ec2_parse_copy_snapshot(resp->body, resp->body_len, &new_id, NULL)
-                                    : ec2_parse_copy_image(resp->body, resp->body_len, &new_id, NULL);
+                        /* error == 0: an answer arrived, so resp is set. */
+                        r = !resp                          ? -EBADMSG
+                            : op->kind == OP_COPY_SNAPSHOT ? ec2_parse_copy_snapshot(resp->body, resp->body_len, &new_id, NULL)
+                                                           : ec2_parse_copy_image(resp->body, resp->body_len, &new_id, NULL);
                         if (r < 0) {
                                 /* It may well have been made: the next run's
                                  * listing of the region tells. */

@@ -233,8 +233,8 @@ static int parse_freeze(const char *v, void *field, char **err) {
 
 static int parse_expire_warn(const char *v, void *field, char **err) {
         Config *c = (Config *) ((char *) field - offsetof(Config, expire_warn_usec));
-        char **items;
-        size_t n;
+        char **items = NULL;
+        size_t n = 0;
         uint64_t vals[CONFIG_MAX_LIST];
         int r;
 
@@ -372,10 +372,12 @@ int config_parse_text(Config *c, const char *text, size_t len, const char *filen
         char *p, *next;
         unsigned line = 0;
 
+        if (!text)
+                text = "";
         if (len > CONFIG_MAX_FILE_SIZE)
                 return line_error(reterr_message, filename, 0, "file is larger than %u bytes",
                                   CONFIG_MAX_FILE_SIZE);
-        if (memchr(text, '\0', len))
+        if (len > 0 && memchr(text, '\0', len))
                 return line_error(reterr_message, filename, 0, "file contains a NUL byte");
         copy = strndup(text, len);
         if (!copy)
@@ -519,7 +521,8 @@ int config_load(Config *c, const char *path, bool missing_ok, char **reterr_mess
         }
         closedir(d);
         if (r >= 0) {
-                qsort(names, n, sizeof(char *), cmp_str);
+                if (n > 1)
+                        qsort(names, n, sizeof(char *), cmp_str);
                 for (size_t i = 0; i < n && r >= 0; i++) {
                         r = load_one(c, names[i], reterr_message);
                         if (r < 0 && r != -EINVAL && r != -ENOMEM &&

@@ -349,7 +349,7 @@ static int list_split(const char *value, char sep, List *ret, char *err, size_t 
 static ssize_t list_find_duplicate(const List *l) {
         for (size_t i = 1; i < l->n; i++)
                 for (size_t j = 0; j < i; j++)
-                        if (strcmp(l->items[i], l->items[j]) == 0)
+                        if (strcmp(l->items[i], l->items[j]) == 0) // NOLINT(clang-analyzer-core.NonNullParamChecker): n > 0 implies items
                                 return (ssize_t) i;
         return -1;
 }
@@ -1007,7 +1007,7 @@ static int parse_bastion(Parser *p) {
                                                 quote_string(q, sizeof(q), l.items[i]), off_note(KIND_BASTION));
                 if (r == 0 && !p->invalid[KIND_BASTION] && (dup = list_find_duplicate(&l)) >= 0)
                         r = parser_fail(p, KIND_BASTION, p->keys[TAG_EXPIRE_REVOKE], v, "lists %s twice%s",
-                                        quote_string(q, sizeof(q), l.items[dup]), off_note(KIND_BASTION));
+                                        quote_string(q, sizeof(q), l.items[dup]), off_note(KIND_BASTION)); // NOLINT(clang-analyzer-core.NullDereference): dup >= 0 implies items
                 if (r < 0)
                         return r;
                 b.revoke_rule_ids = TAKE_PTR(l.items);

@@ -917,7 +917,7 @@ int tz_load_from(const char *dir, const char *name, TimeZone **ret) {
         _cleanup_(tz_freep) TimeZone *tz = NULL;
         _cleanup_free_ char *path = NULL, *real_dir = NULL, *real_path = NULL;
         _cleanup_free_ uint8_t *data = NULL;
-        size_t size, dl;
+        size_t size = 0, dl;
         int r;
 
         if (!dir || !ret)

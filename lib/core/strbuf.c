@@ -94,7 +94,7 @@ void strbuf_reset(StrBuf *b) {
         if (b->data) {
                 if (b->sensitive)
                         OPENSSL_cleanse(b->data, b->len);
-                b->data[0] = '\0';
+                b->data[0] = '\0'; // NOLINT(clang-analyzer-core.NullDereference): reserve() allocated it
         }
         b->len = 0;
 }
@@ -114,7 +114,7 @@ char *strbuf_steal(StrBuf *b) {
                 if (strbuf_reserve(b, 0) < 0)
                         return NULL;
                 /* reserve() only allocates: terminate the fresh buffer. */
-                b->data[0] = '\0';
+                b->data[0] = '\0'; // NOLINT(clang-analyzer-core.NullDereference): reserve() allocated it
         }
         p = b->data;
         b->data = NULL;

