@@ -64,10 +64,10 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
         make -s -j"$jobs" check >/dev/null 2>&1 || { cat test-suite.log; exit 1; }
 count test-suite.log
 
-echo "=== 4. cppcheck (tools/lint.sh; clang-tidy runs there without --cppcheck-only), then a fuzz smoke run (10 s per target)"
+echo "=== 4. cppcheck and clang-tidy (tools/lint.sh), then a fuzz smoke run (10 s per target)"
 cd "$top"
 cppcheck --version >/dev/null 2>&1 || { echo "cppcheck missing"; exit 1; }
-./tools/lint.sh --cppcheck-only
+./tools/lint.sh
 cd "$top"
 ./tools/fuzz.sh 10
 passed=$((passed + 5))
