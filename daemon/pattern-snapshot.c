@@ -2144,6 +2144,7 @@ static int phase_prune(SnapRun *run) {
 
         /* A dry run decides as if its create had been accepted. */
         in.create_accepted = run->create == CREATE_ACCEPTED || run->slot_taken || run->dry_run;
+        in.run_slot = run->slot;
         r = snapshot_plan_prune(&in, &plan);
         if (r < 0)
                 return r;
@@ -2400,6 +2401,7 @@ static void dest_prune(SnapRun *run) {
         /* Pruning there follows the same rule: only after this run's copy
          * was accepted (or nothing needed copying). */
         in.create_accepted = run->copies_ok || run->dry_run;
+        in.run_slot = run->slot;
         r = snapshot_plan_prune(&in, &plan);
         if (r < 0) {
                 log_full_fields(LOG_ERR, r, &base_fields, "cannot plan the pruning in %s", region);

@@ -23,6 +23,9 @@ typedef struct HttpRequest {
         bool allow_http;                /* plain http (IMDS, simulator); https always allowed */
         bool sensitive;                 /* answer carries secrets: wiped when freed */
         bool no_proxy;                  /* never through a proxy (IMDS) */
+        bool fresh_connection;          /* not on a reused connection: libcurl silently sends a
+                                         * request again when a reused one turns out dead, which
+                                         * a non-idempotent write must not risk */
 } HttpRequest;
 
 typedef struct HttpResponse {

@@ -211,6 +211,9 @@ typedef struct SnapshotPlanInput {
         const SnapshotVolume *volumes;  /* EBS: the instance's block devices; NULL in other regions */
         size_t n_volumes;
         bool create_accepted;           /* this run's create was accepted, or its slot existed */
+        time_t run_slot;                /* this run's slot, never pruned by the same run (after a
+                                         * clock step back it may be the oldest by slot while
+                                         * holding the newest data); 0 = none */
 } SnapshotPlanInput;
 
 /* Whether a backup of ours (this type, any state but failed) exists for slot:

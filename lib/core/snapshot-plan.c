@@ -772,7 +772,8 @@ static int analyse(const SnapshotPlanInput *in, const SnapshotRecord *records, s
                                 /* cutoff is set only with at least `keep` generations; the
                                  * newest one is never below it. */
                                 e->fate = cutoff != SNAPSHOT_SLOT_UNSET && e->r->slot < cutoff &&
-                                                          e->r->slot != g->newest
+                                                          e->r->slot != g->newest &&
+                                                          (in->run_slot == 0 || e->r->slot != in->run_slot)
                                                   ? FATE_EXPIRED
                                                   : FATE_KEEP;
                                 break;

@@ -493,6 +493,7 @@ static int call_send(Ec2Call *k, Credentials *cr) {
                 .connect_timeout_usec = MIN(c->connect_timeout_usec, MAX(timeout, 1000)),
                 .max_response = EC2_MAX_RESPONSE,
                 .allow_http = strncmp(endpoint, "http://", 7) == 0,
+                .fresh_connection = !k->idempotent,
         };
         k->attempts++;
         c->stats.attempts++;
@@ -555,7 +556,8 @@ int ec2_call(Ec2Client *c, const Ec2Query *q, const Ec2CallOptions *opts, Ec2Don
         k->client = c;
         k->done = done;
         k->userdata = userdata;
-        k->idempotent = ec2_query_is_idempotent(q);
+        /* A dry run changes nothing, so it may always be repeated. */
+        k->idempotent = ec2_query_is_idempotent(q) || ec2_query_is_dry_run(q);
         k->deadline = opts ? opts->deadline : 0;
         k->body = STRBUF_INIT(1024 * 1024);
         k->region = strdup(region);

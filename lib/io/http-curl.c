@@ -263,6 +263,8 @@ static int curl_setopt_all(HttpCall *c, const HttpRequest *req) {
         SET(CURLOPT_USERAGENT, "cdpd/" PACKAGE_VERSION);
         if (req->no_proxy)
                 SET(CURLOPT_NOPROXY, "*");
+        if (req->fresh_connection)
+                SET(CURLOPT_FRESH_CONNECT, 1L);
         if (c->headers)
                 SET(CURLOPT_HTTPHEADER, c->headers);
 
