@@ -178,6 +178,9 @@ class Daemon:
         self.notify.settimeout(0.2)
         self.notify_closed = False
         self.notifications = []
+        import threading
+        self.notify_thread = threading.Thread(target=self._drain_notify, daemon=True)
+        self.notify_thread.start()
         self.stderr_path = os.path.join(tmp, "cdpd.stderr")
         self.stderr = open(self.stderr_path, "w")
         env = sim_env(sim, instance, NOTIFY_SOCKET=self.notify_path)
@@ -192,17 +195,20 @@ class Daemon:
                 self.run_dir, self.socket, self.hooks_dir, extra))
 
     def read_notify(self, timeout=0.2):
+        """Give the drain thread time to collect what cdpd sent."""
+        time.sleep(timeout)
+
+    def _drain_notify(self):
+        # cdpd's sd_notify() blocks once the datagram queue is full (every
+        # reload sends several lines), so read it all the time.
         import socket
-        if self.notify_closed:
-            return
-        end = time.monotonic() + timeout
-        while True:
+        while not self.notify_closed:
             try:
                 data = self.notify.recv(4096).decode()
                 self.notifications.extend(data.split("\n"))
             except socket.timeout:
-                pass
-            if time.monotonic() >= end:
+                continue
+            except OSError:
                 return
 
     def wait_notify(self, line, timeout=20):
@@ -212,7 +218,7 @@ class Daemon:
                 return True
             if self.proc.poll() is not None:
                 raise RuntimeError("cdpd exited %d: %s" % (self.proc.returncode, self.log()))
-            self.read_notify()
+            self.read_notify(0.02)
         raise RuntimeError("no %s from cdpd: %s" % (line, self.log()))
 
     def log(self):
@@ -242,8 +248,9 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait()
         if not self.notify_closed:
-            self.read_notify(0)
-            self.notify.close()
+            time.sleep(0.2)
             self.notify_closed = True
+            self.notify_thread.join(2)
+            self.notify.close()
         self.stderr.close()
         return self.proc.returncode
