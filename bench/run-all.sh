@@ -3,7 +3,7 @@
 # (configure CFLAGS="-O2 -g", the daemon, cdpctl, bench-sigv4, bench-ctl),
 # runs each benchmark, and writes bench/RESULTS.md: the machine, a table
 # (budget, SPEC 11 target, measured median, ratio, verdict) and the soak's
-# figures. About 8 minutes on 2 cores (the 10-minute soak is separate, see
+# figures. About 6 minutes on 2 cores (the 10-minute soak is separate, see
 # --soak). Run as root for everything: the heartbeat failover and
 # aws-vpc-move-ip need network namespaces.
 #
@@ -20,7 +20,7 @@
 #   --report-only write bench/RESULTS.md again from the last run's outputs
 #                 (build/bench/results) and build/bench/soak.json.
 #
-# Repeats (medians) per step, chosen to keep the whole run near 8 minutes:
+# Repeats (medians) per step, chosen to keep the whole run near 6 minutes:
 #   SigV4        bench-sigv4: 5 repeats x 1,000,000 signatures (pinned to
 #                one CPU); botocore: 3 repeats x 2 s of SigV4Auth.add_auth.
 #   status       bench-ctl: 1,000 cdpctl spawns against its control server;
@@ -115,6 +115,7 @@ command -v taskset >/dev/null && pin=(taskset -c 0)
         echo "os: $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
         echo "openssl: $(openssl version 2>/dev/null || echo '?')"
         echo "python: $($py -c 'import sys, botocore; print(sys.version.split()[0], "botocore", botocore.__version__)')"
+        echo "systemd: $(systemctl --version 2>/dev/null | head -1)"
         echo "cdpd: $(git -C "$top" describe --always --dirty 2>/dev/null || echo '?')"
         echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
 } >"$res/machine.txt"
@@ -513,7 +514,8 @@ if s:
     srow("VmRSS KiB first / last / max", lambda n: "%d / %d / %d" % tuple(n["VmRSS_kib"][k] for k in ("first", "last", "max")))
     srow("RssAnon KiB first / baseline (t ≥ 60 s) / last / max", lambda n: "%d / %d / %d / %d" % tuple(
         n["RssAnon_kib"][k] for k in ("first", "baseline", "last", "max")))
-    srow("RssAnon trend after the baseline", lambda n: "%+.0f KiB/h" % n["RssAnon_kib"]["slope_kib_per_h"])
+    srow("RssAnon trend after the baseline (least squares; samples swing by ±150 KiB)",
+         lambda n: "%+.0f KiB/h" % n["RssAnon_kib"]["slope_kib_per_h"])
     srow("open fds first / last / max", lambda n: "%d / %d / %d" % tuple(n["fds"][k] for k in ("first", "last", "max")))
     if all("tcp" in n for n in s["nodes"].values()):
         srow("… TCP connections first / first half's most / last / max", lambda n: "%d / %d / %d / %d" % tuple(
@@ -529,6 +531,7 @@ if s:
     srow("tag change → env, median / max", lambda n: "%s / %s s" % (n["tag_lag_median_s"], n["tag_lag_max_s"]))
     srow("cdpctl reload exit 0 / asked", lambda n: "%d / %d%s" % (n["reloads_ok"], n["reloads"], "".join(
         " (%s: %d)" % kv for kv in n.get("reload_errors", {}).items())))
+    srow("cdpd log lines by level", lambda n: ", ".join("%s %d" % kv for kv in sorted(n["log_lines"].items())))
     f = s["faults"]
     soak_lines += ["", "Faults injected: %d (%s), %d consumed by a request before the settle cleared the rest; "
                    "expiries: %s; %d EC2 calls in all." % (
@@ -561,7 +564,26 @@ lines += ["Budgets missed or not measured: " + ("none." if not missed else ""), 
 lines += ["- " + m for m in missed]
 if missed:
     lines.append("")
-lines += ["How each figure is measured (repeats chosen to keep run-all.sh near 8 minutes; %d s this time):" % elapsed, "",
+notes = []
+if boto:
+    notes.append("botocore: SPEC 11 quotes about 7,500 signatures/s for botocore on its machine; here "
+                 "`SigV4Auth.add_auth` alone, re-signing one prepared request (which still derives the signing key "
+                 "on every call, as botocore does), measures %s/s. cdpd's signer is compared with that figure." %
+                 format(int(boto), ","))
+if pr and hwm >= 0.95 * 16384:
+    notes.append("prune memory: the verdict reads SPEC 11's \"memory under 16 MiB\" as private memory (RssAnon), "
+                 "as for the idle budget and as bench-prune.py does: peak %d KiB. Total RSS (VmHWM, %d KiB median) "
+                 "is also under 16 MiB (16,384 KiB) but only just, since ~11 MiB of it are the shared library pages "
+                 "that merely loading libcurl, OpenSSL and libsystemd maps (SPEC 11's idle budget says so)." %
+                 (peak, hwm))
+if score is not None and abs(score - 1.7) > 0.05:
+    notes.append("hardening: README's \"Unit\" paragraph says `systemd-analyze security --offline=yes` rates "
+                 "the unit 1.7; %s rates the unit generated in build/bench %.1f." % (
+                     machine.get("systemd", "?"), score))
+if notes:
+    lines += ["Notes:", ""] + ["- " + n for n in notes] + [""]
+lines += ["How each figure is measured (repeats chosen to keep run-all.sh near 6 minutes, 17 with `--soak`; "
+          "this run took %d s):" % elapsed, "",
           "- SigV4: `bench/bench-sigv4`, 5 repeats of 1,000,000 signatures of a DescribeTags POST with a 1,100-byte "
           "session token, pinned to one CPU; botocore: `SigV4Auth.add_auth` on the same request, 3 repeats of 2 s, "
           "same CPU.",
