@@ -13,8 +13,8 @@
 #                 without it the figures of the last soak
 #                 (build/bench/soak.json, written by
 #                 `bench/soak.py --json build/bench/soak.json`) are used.
-#   --quick       fewer repeats everywhere (a smoke test of this script; the
-#                 figures it writes are not for RESULTS.md's readers).
+#   --quick       fewer repeats everywhere (a smoke test of this script); the
+#                 report goes to build/bench/results/RESULTS.md instead.
 #   --no-install  do not apt-get install anything (tools/deps.sh and
 #                 bench-takeover.py's awscli/resource-agents).
 #   --report-only write bench/RESULTS.md again from the last run's outputs
@@ -180,7 +180,8 @@ run daemon $py "$top/bench/bench-daemon.py" --idle-seconds "$idle_s" --status-ru
 
 # bench-daemon.py counts wake-ups and calls over its window; this step shows
 # when they happen: a second-by-second timeline of cdpd's context switches
-# beside the simulator's call log, over $tl_s s from READY=1, with the same
+# beside the simulator's call log, over $tl_s s from the end of start-up (READY=1,
+# then no call for 0.5 s), with the same
 # scenario and tag_refresh = 60s. Every wake-up must fall on something due
 # and every call batch must be one of the documented ones.
 step "idle timeline ($tl_s s): wake-ups against what was due"
@@ -203,6 +204,14 @@ d = None
 try:
     d = Daemon(sim, tmp, "tag_refresh = 60s\n")
     d.wait_notify("READY=1")
+    # start-up ends with the first HA describe round after READY=1: wait
+    # until the simulator saw no call for 0.5 s
+    quiet_since, n, end = time.time(), len(sim.calls()), time.time() + 10
+    while time.time() - quiet_since < 0.5 and time.time() < end:
+        time.sleep(0.05)
+        m = len(sim.calls())
+        if m != n:
+            quiet_since, n = time.time(), m
     sim.clear_calls()
     t0 = time.time()
     base = last = switches(d.proc.pid)
@@ -288,10 +297,13 @@ fi   # report_only
 
 # ---- RESULTS.md ---------------------------------------------------------------
 step "bench/RESULTS.md"
-$py - "$res" "$top/bench/RESULTS.md" "$build/soak.json" <<'EOF'
+results_md="$top/bench/RESULTS.md"
+# a --quick run's figures are not for readers: they stay in the build tree
+grep -q ' 1$' "$res/run.txt" 2>/dev/null && results_md="$res/RESULTS.md"
+$py - "$res" "$results_md" "$build/soak.json" "$top/README.md" <<'EOF'
 import glob, json, os, re, statistics, sys
 
-res, out, soak_path = sys.argv[1], sys.argv[2], sys.argv[3]
+res, out, soak_path, readme = sys.argv[1:5]
 
 
 def text(name):
@@ -311,6 +323,10 @@ rows, missed = [], []
 
 
 def row(budget, target, measured, ratio, ok, why=None):
+    """ok: True/False, None = not measured, "info" = a reference figure without a budget."""
+    if ok == "info":
+        rows.append((budget, target, measured, ratio, "—"))
+        return
     verdict = "—" if ok is None else ("PASS" if ok else "**MISS**")
     rows.append((budget, target, measured, ratio, verdict))
     if ok is False:
@@ -383,7 +399,7 @@ if anon is not None:
         ok = (not other and n_tags <= w // 60 + 1 and n_ka <= w // 45 + 1 and n_chk <= 1
               and not tl["unexplained_wakeups"])
         row("idle polling and wake-ups", "no polling beyond tag_refresh; no wake-ups when nothing is due",
-            "bench-daemon.py: %d API/IMDS calls and %d context switches in %d s. Timeline over %d s from READY=1: "
+            "bench-daemon.py: %d API/IMDS calls and %d context switches in %d s. Timeline over %d s after start-up: "
             "%d call batches, each a due job (tag refresh at %s s, HA keep-alive at %s s, start-up check at %s s"
             "%s); wake-ups only then (%d unexplained), %d of %d seconds without any" % (
                 calls, wake, idle_s, w, len(tl["batches"]), kinds.get("tag refresh (tag_refresh)", []),
@@ -419,7 +435,7 @@ if ("cdpd", 0) in med:
     row("takeover: cdpd's own CPU time", "≤ 5 ms",
         "; ".join("%.2f ms at %d ms latency" % (cpu[k], k) for k in sorted(cpu)),
         "%.2f× the cap" % (c / 5) if c else "", c is not None and c <= 5, "%.2f ms CPU" % (c or 0))
-    row("takeover end to end, 0 ms latency", "(no budget; reference)", fmt_ms(med[("cdpd", 0)]), "", True)
+    row("takeover end to end, 0 ms latency", "(no budget; reference)", fmt_ms(med[("cdpd", 0)]), "", "info")
     if ("cdpd", 50) in med:
         v = med[("cdpd", 50)]
         row("takeover end to end, 50 ms per call", "< 200 ms", fmt_ms(v), "%.2f× the cap" % (v / 0.2), v < 0.2,
@@ -474,7 +490,7 @@ if pr:
     pages = sorted({int(s) for p in pr for s in p["list_page_size"]})
     left_ok = all(set(p["left_per_device"].values()) == {p["keep"]} for p in pr)
     ok = peak < 16384 and pages == [1000] and left_ok and all(p["result"] == "ok" for p in pr)
-    row("prune 10,000 snapshots: memory", "< 16 MiB; pages of 1,000; max_inflight 4",
+    row("prune 10,000 snapshots", "memory < 16 MiB; describe pages of 1,000; deletes with bounded concurrency",
         "peak RssAnon %d KiB (VmHWM %d KiB incl. ~11 MiB shared libraries); %.2f s wall median of %d; "
         "%d calls (%s); %d pages of MaxResults %s; left %s" % (
             peak, hwm, wall, len(pr), p0["calls_total"],
@@ -576,10 +592,15 @@ if pr and hwm >= 0.95 * 16384:
                  "is also under 16 MiB (16,384 KiB) but only just, since ~11 MiB of it are the shared library pages "
                  "that merely loading libcurl, OpenSSL and libsystemd maps (SPEC 11's idle budget says so)." %
                  (peak, hwm))
-if score is not None and abs(score - 1.7) > 0.05:
+try:
+    with open(readme, encoding="utf-8") as f:
+        readme_score = num(r"security --offline=yes` rates it (\d+(?:\.\d+)?)", f.read())
+except OSError:
+    readme_score = None
+if score is not None and readme_score is not None and abs(score - readme_score) > 0.05:
     notes.append("hardening: README's \"Unit\" paragraph says `systemd-analyze security --offline=yes` rates "
-                 "the unit 1.7; %s rates the unit generated in build/bench %.1f." % (
-                     machine.get("systemd", "?"), score))
+                 "the unit %.1f; %s rates the unit generated in build/bench %.1f." % (
+                     readme_score, machine.get("systemd", "?"), score))
 if notes:
     lines += ["Notes:", ""] + ["- " + n for n in notes] + [""]
 lines += ["How each figure is measured (repeats chosen to keep run-all.sh near 6 minutes, 17 with `--soak`; "
@@ -591,7 +612,7 @@ lines += ["How each figure is measured (repeats chosen to keep run-all.sh near 6
           "includes its fresh describe of the HA targets), timed from Python's spawn to exit; "
           "`bench/bench-ctl`, 1,000 spawns against the real control server code with a synthetic status handler.",
           "- idle: `bench/bench-daemon.py`, one 60 s window after READY=1 + 1 s, `tag_refresh = 60s` (memory "
-          "at its end); then a 125 s timeline from READY=1 of cdpd's context switches (voluntary + involuntary, "
+          "at its end); then a 125 s timeline, from the end of start-up (READY=1 and 0.5 s without a call), of cdpd's context switches (voluntary + involuntary, "
           "/proc/PID/status, every 0.25 s) beside the simulator's call log. The basic scenario has HA and "
           "snapshot tags, so besides the tag refresh the documented HA keep-alive (one describe round every "
           "45 s) and the one-time permission check 30 s after start (DryRun calls) are due; the verdict needs "
@@ -599,14 +620,17 @@ lines += ["How each figure is measured (repeats chosen to keep run-all.sh near 6
           "1.5 s of a batch.",
           "- takeover: `bench/bench-takeover.py` (2 route tables + 1 Elastic IP; 20 cdpd runs, 5 aws cli sequences, "
           "3 aws-vpc-move-ip starts per latency; its own report is build/bench/results/takeover.md). The SPEC's "
-          "ratio budgets are judged at 0 ms of simulated latency, where its 11.5 s / 1.6 s reference figures come "
-          "from; at 50 ms per call the aws cli's three calls cost 150 ms of latency as cdpd's three round trips do, "
-          "so that ratio is bounded by the cli's process start-up and is shown for information.",
+          "ratio budgets are judged at 0 ms of simulated latency: its reference figures (11.5 s, 1.6 s) match what "
+          "the two tools take here without added latency; at 50 ms per call the aws cli's three calls cost 150 ms "
+          "of latency as cdpd's three round trips do, so that ratio is bounded by the cli's process start-up and "
+          "is shown for information.",
           "- failover: `tests/integration/test_failover.py FailoverTest` (real keepalived, VRRPv3 at 100 ms adverts, "
           "network namespaces), 3 runs, its `failover:` line.",
           "- prune: `bench/bench-prune.py --json`, 10,000 managed snapshots over 2 devices, keep 7, max_inflight 4, "
           "3 runs; memory is cdpd's private memory (RssAnon sampled every 10 ms) as for the idle budget, VmHWM "
-          "beside it.",
+          "beside it. The verdict checks the memory, the page size of every listing call and that exactly keep "
+          "generations are left; the concurrency bound (max_inflight) and the slow-down on throttling are not "
+          "measured here (the snapshot integration tests cover them).",
           "- hardening: `systemd-analyze security --offline=yes` on the unit generated in build/bench.", ""]
 lines += soak_lines
 with open(out, "w", encoding="utf-8") as f:
