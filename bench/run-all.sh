@@ -241,10 +241,10 @@ for b in batches:
     cs = b["calls"]
     if any(c["params"].get("DryRun") == "true" for c in cs):
         b["kind"] = "start-up permission check (DryRun), once"
-    elif all(c["service"] == "imds" and c["path"].startswith("/latest/meta-data/tags/instance") for c in cs):
+    elif all((c["service"] == "imds" and c["path"].startswith("/latest/meta-data/tags/instance"))
+             or c["action"] in HA for c in cs) and any(c["service"] == "imds" for c in cs):
+        # the HA keep-alive describe round rides on the tag refresh tick
         b["kind"] = "tag refresh (tag_refresh)"
-    elif all(c["action"] in HA for c in cs):
-        b["kind"] = "HA keep-alive describe round (45 s)"
     else:
         b["kind"] = "other"
     b["n"] = len(cs)
@@ -393,17 +393,15 @@ if anon is not None:
         w = tl["window_s"]
         kinds = tl["by_kind"]
         n_tags = len(kinds.get("tag refresh (tag_refresh)", []))
-        n_ka = len(kinds.get("HA keep-alive describe round (45 s)", []))
         n_chk = len(kinds.get("start-up permission check (DryRun), once", []))
         other = kinds.get("other", [])
-        ok = (not other and n_tags <= w // 60 + 1 and n_ka <= w // 45 + 1 and n_chk <= 1
+        ok = (not other and n_tags <= w // 60 + 1 and n_chk <= 1
               and not tl["unexplained_wakeups"])
         row("idle polling and wake-ups", "no polling beyond tag_refresh; no wake-ups when nothing is due",
             "bench-daemon.py: %d API/IMDS calls and %d context switches in %d s. Timeline over %d s after start-up: "
-            "%d call batches, each a due job (tag refresh at %s s, HA keep-alive at %s s, start-up check at %s s"
+            "%d call batches, each a due job (tag refresh with the HA keep-alive riding on it at %s s, start-up check at %s s"
             "%s); wake-ups only then (%d unexplained), %d of %d seconds without any" % (
                 calls, wake, idle_s, w, len(tl["batches"]), kinds.get("tag refresh (tag_refresh)", []),
-                kinds.get("HA keep-alive describe round (45 s)", []),
                 kinds.get("start-up permission check (DryRun), once", []),
                 ", other at %s" % other if other else "", len(tl["unexplained_wakeups"]), tl["quiet_seconds"], w),
             "%d unexplained wake-ups" % len(tl["unexplained_wakeups"]), ok,
@@ -614,8 +612,8 @@ lines += ["How each figure is measured (repeats chosen to keep run-all.sh near 6
           "- idle: `bench/bench-daemon.py`, one 60 s window after READY=1 + 1 s, `tag_refresh = 60s` (memory "
           "at its end); then a 125 s timeline, from the end of start-up (READY=1 and 0.5 s without a call), of cdpd's context switches (voluntary + involuntary, "
           "/proc/PID/status, every 0.25 s) beside the simulator's call log. The basic scenario has HA and "
-          "snapshot tags, so besides the tag refresh the documented HA keep-alive (one describe round every "
-          "45 s) and the one-time permission check 30 s after start (DryRun calls) are due; the verdict needs "
+          "snapshot tags, so besides the tag refresh (with the HA keep-alive describe round on the same tick) "
+          "the one-time permission check 30 s after start (DryRun calls) is due; the verdict needs "
           "every call batch to be one of those, at most one tag read per tag_refresh, and every wake-up within "
           "1.5 s of a batch.",
           "- takeover: `bench/bench-takeover.py` (2 route tables + 1 Elastic IP; 20 cdpd runs, 5 aws cli sequences, "

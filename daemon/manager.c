@@ -263,9 +263,14 @@ void manager_refresh_tags(Manager *m) {
 }
 
 static int on_tag_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
         (void) s;
         (void) usec;
-        start_tag_fetch(userdata);
+        start_tag_fetch(m);
+        for (size_t i = 0; i < m->n_patterns; i++)
+                if (m->patterns[i]->ops->refresh)
+                        m->patterns[i]->ops->refresh(m->patterns[i]);
         return 0;
 }
 

@@ -36,7 +36,6 @@
 #include "log.h"
 #include "pattern.h"
 
-#define HA_KEEPALIVE_USEC (45 * USEC_PER_SEC)
 #define HA_STATUS_TIMEOUT_USEC (5 * USEC_PER_SEC)
 #define HA_WARM_TIMEOUT_USEC (10 * USEC_PER_SEC)
 #define HA_BACKOFF_MIN_USEC (20 * USEC_PER_MSEC)
@@ -217,7 +216,6 @@ struct HaPattern {
         StatusQuery *statuses;
         Round *warm;
         HaTargetSet *warm_set;
-        sd_event_source *keepalive;
         uint64_t last_api_usec;         /* CLOCK_MONOTONIC of the last round of ours */
         unsigned takeovers_run;
         uint64_t last_takeover_at;      /* CLOCK_REALTIME usec */
@@ -1454,52 +1452,27 @@ static void ha_warm(HaPattern *ha) {
                 log_warning_errno(r, "cannot warm up the HA describe calls");
 }
 
-static void arm_keepalive(HaPattern *ha, uint64_t at) {
-        int r;
+/* The tag_refresh tick: one describe round keeps the HTTPS connections and
+ * the signing key warm, unless a round of ours (a takeover, a status, the
+ * last warm-up) ran within the last half period. Riding on the tag refresh
+ * adds no wake-up of its own; an idle connection the endpoint closed in the
+ * meantime costs one new TLS handshake on the next takeover. */
+static void ha_refresh(Pattern *p) {
+        HaPattern *ha = (HaPattern *) p;
+        Manager *m = ha_manager(ha);
 
-        r = sd_event_source_set_time(ha->keepalive, at);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(ha->keepalive, SD_EVENT_ONESHOT);
-        if (r < 0)
-                log_warning_errno(r, "cannot arm the HA keep-alive timer");
-}
-
-static int on_keepalive(sd_event_source *s, uint64_t usec, void *userdata) {
-        HaPattern *ha = userdata;
-        uint64_t now = now_mono();
-
-        (void) s;
-        (void) usec;
-        if (!ha_policy_enabled(ha_manager(ha)))
-                return 0;       /* re-armed by the next policy change that enables HA */
-        /* Any round of ours in the meantime kept the connections open. */
-        if (ha->last_api_usec + HA_KEEPALIVE_USEC <= now + USEC_PER_SEC)
-                ha_warm(ha);
-        arm_keepalive(ha, MAX(ha->last_api_usec, now) + HA_KEEPALIVE_USEC);
-        return 0;
+        if (!ha_policy_enabled(m))
+                return;
+        if (ha->last_api_usec != 0 && ha->last_api_usec + m->config->tag_refresh_usec / 2 > now_mono())
+                return;
+        ha_warm(ha);
 }
 
 static void ha_policy_changed(Pattern *p) {
         HaPattern *ha = (HaPattern *) p;
 
-        if (!ha_policy_enabled(ha_manager(ha))) {
-                (void) sd_event_source_set_enabled(ha->keepalive, SD_EVENT_OFF);
-                return;
-        }
-        ha_warm(ha);
-        arm_keepalive(ha, now_mono() + HA_KEEPALIVE_USEC);
-}
-
-static int ha_init(Pattern *p) {
-        HaPattern *ha = (HaPattern *) p;
-        int r;
-
-        /* Accuracy of a second: the keep-alive may share a wake-up. */
-        r = sd_event_add_time(ha_manager(ha)->event, &ha->keepalive, CLOCK_MONOTONIC, USEC_INFINITY, USEC_PER_SEC,
-                              on_keepalive, ha);
-        if (r < 0)
-                return r;
-        return sd_event_source_set_enabled(ha->keepalive, SD_EVENT_OFF);
+        if (ha_policy_enabled(ha_manager(ha)))
+                ha_warm(ha);
 }
 
 static void ha_done(Pattern *p) {
@@ -1522,7 +1495,6 @@ static void ha_done(Pattern *p) {
         }
         ha->warm = round_free(ha->warm);
         ha->warm_set = ha_target_set_free(ha->warm_set);
-        ha->keepalive = sd_event_source_disable_unref(ha->keepalive);
 }
 
 static const PatternCommand ha_commands[] = {
@@ -1534,9 +1506,9 @@ extern const PatternOps ha_pattern_ops;
 const PatternOps ha_pattern_ops = {
         .name = "ha",
         .size = sizeof(HaPattern),
-        .init = ha_init,
         .done = ha_done,
         .policy_changed = ha_policy_changed,
+        .refresh = ha_refresh,
         .status = ha_status,
         .commands = ha_commands,
         .n_commands = ELEMENTSOF(ha_commands),

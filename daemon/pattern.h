@@ -29,6 +29,10 @@ typedef struct PatternOps {
         /* The policy was replaced (also the first time): re-plan from
          * manager->policy (never NULL here). */
         void (*policy_changed)(Pattern *p);
+        /* Called on every tag_refresh tick, in the wake-up that starts the
+         * tag read, so periodic work adds no wake-up of its own (SPEC 11: no
+         * polling beyond tag_refresh). May be NULL. */
+        void (*refresh)(Pattern *p);
         /* Fill in this pattern's part of `cdpctl status`: call
          * status_request_done() exactly once, now or later (after a
          * describe call). May be NULL. */

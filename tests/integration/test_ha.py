@@ -349,6 +349,31 @@ class StatusTest(HaTestCase):
                           and c["action"] in WRITES | {"DescribeRouteTables", "DescribeAddresses"}], [])
 
 
+class KeepAliveTest(HaTestCase):
+    """SPEC 11: no polling beyond tag_refresh. The HA keep-alive describe
+    round rides on the tag refresh tick: no describe of cdpd's own except in
+    the second after a tag read."""
+
+    def test_keepalive__rides_on_the_tag_refresh__no_timer_of_its_own(self):
+        d = self.start(config_extra="tag_refresh = 10s\n")
+        since = self.last_seq()
+        time.sleep(12.5)
+        calls = [c for c in self.sim.calls() if c["seq"] > since]
+        reads = [c["t"] for c in calls if c["service"] == "imds"
+                 and c["path"].startswith("/latest/meta-data/tags/instance")]
+        rounds = [c for c in calls if c["service"] == "ec2" and c["action"] in DESCRIBES
+                  and c["params"].get("DryRun") != "true"]
+        self.assertTrue(reads, "no tag read in 12.5 s with tag_refresh = 10s")
+        ticks = [t for i, t in enumerate(reads) if i == 0 or t - reads[i - 1] > 1.0]  # a read is several GETs
+        self.assertEqual(len([c for c in rounds if c["action"] == "DescribeRouteTables"]), len(ticks),
+                         "one keep-alive round per tick: %s" % [(c["action"], c["t"]) for c in rounds])
+        for c in rounds:
+            self.assertTrue(any(-0.1 <= c["t"] - t <= 1.0 for t in reads),
+                            "%s at %.2f, tag reads at %s" % (c["action"], c["t"], reads))
+        self.assertEqual(self.writes(since), [])
+        self.assertIsNone(d.proc.poll(), "cdpd exited")
+
+
 class ConcurrencyTest(HaTestCase):
 
     def test_takeover__while_a_slow_describe_runs__finishes_in_its_own_time(self):

@@ -532,7 +532,7 @@ static int setup_with(void **state, const char *routing, const char *floating) {
         assert_non_null(f->pattern);
         f->pattern->ops = &ha_pattern_ops;
         f->pattern->manager = &f->manager;
-        assert_int_equal(ha_pattern_ops.init(f->pattern), 0);
+        assert_null(ha_pattern_ops.init);      /* no timer of its own: see refresh */
 
         for (size_t i = 0; i < ha_pattern_ops.n_commands; i++)
                 f->table[i] = (CtlCommand) { .name = ha_pattern_ops.commands[i].name,
@@ -682,6 +682,46 @@ static void test_warm__policy_changed__one_describe_round_before_any_takeover(vo
         assert_int_equal(count_events(&f->fake, false, "DescribeAddresses", NULL), 1);
         assert_int_equal(count_events(&f->fake, false, "DescribeNetworkInterfaces", NULL), 1);
         assert_int_equal(count_writes(&f->fake), 0);
+}
+
+/* The keep-alive rides on the manager's tag_refresh tick: a tick right
+ * after a round of ours makes no call, one after half a period makes one
+ * describe round, and a tick without an HA policy makes none. */
+static void test_refresh__recent_round__no_call(void **state) {
+        Fixture *f = *state;
+
+        f->manager.config->tag_refresh_usec = 60 * USEC_PER_SEC;
+        ha_pattern_ops.refresh(f->pattern);
+        pump(f, 20 * USEC_PER_MSEC);
+        assert_int_equal(count_events(&f->fake, false, "DescribeRouteTables", NULL), 1);
+        assert_null(f->fake.calls);
+}
+
+static void test_refresh__half_period_idle__one_describe_round(void **state) {
+        Fixture *f = *state;
+
+        f->manager.config->tag_refresh_usec = 100 * USEC_PER_MSEC;
+        pump(f, 60 * USEC_PER_MSEC);
+        ha_pattern_ops.refresh(f->pattern);
+        settle(f);
+        assert_int_equal(count_events(&f->fake, false, "DescribeRouteTables", NULL), 2);
+        assert_int_equal(count_events(&f->fake, false, "DescribeAddresses", NULL), 2);
+        assert_int_equal(count_events(&f->fake, false, "DescribeNetworkInterfaces", NULL), 2);
+        assert_int_equal(count_writes(&f->fake), 0);
+        /* and nothing more until the next tick: no timer of its own */
+        pump(f, 300 * USEC_PER_MSEC);
+        assert_int_equal(count_events(&f->fake, false, "DescribeRouteTables", NULL), 2);
+}
+
+static void test_refresh__no_policy__no_call(void **state) {
+        Fixture *f = *state;
+
+        f->manager.config->tag_refresh_usec = 100 * USEC_PER_MSEC;
+        pump(f, 60 * USEC_PER_MSEC);
+        ha_pattern_ops.refresh(f->pattern);
+        pump(f, 20 * USEC_PER_MSEC);
+        assert_int_equal(count_events(&f->fake, false, "DescribeRouteTables", NULL), 0);
+        assert_null(f->fake.calls);
 }
 
 static void test_takeover__everything_elsewhere__concurrent_writes_then_verified(void **state) {
@@ -1163,6 +1203,9 @@ int main(void) {
 #define T(test, setup_fn) cmocka_unit_test_setup_teardown(test, setup_fn, teardown)
         const struct CMUnitTest tests[] = {
                 T(test_warm__policy_changed__one_describe_round_before_any_takeover, setup),
+                T(test_refresh__recent_round__no_call, setup),
+                T(test_refresh__half_period_idle__one_describe_round, setup),
+                T(test_refresh__no_policy__no_call, setup_no_policy),
                 T(test_takeover__everything_elsewhere__concurrent_writes_then_verified, setup),
                 T(test_takeover__twice__second_makes_no_write, setup),
                 T(test_takeover__check_already_off_route_absent__no_modify_create_route, setup),
