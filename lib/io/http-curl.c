@@ -15,6 +15,12 @@
 #define HTTP_DEFAULT_TIMEOUT_USEC (30 * USEC_PER_SEC)
 #define HTTP_DEFAULT_CONNECT_USEC (5 * USEC_PER_SEC)
 #define HTTP_DEFAULT_MAX_RESPONSE (8u * 1024 * 1024)
+/* Idle keep-alive connections kept for reuse (IMDS and the EC2 endpoints of
+ * one or two regions). libcurl's default grows the pool with the number of
+ * handles ever added, so a burst of parallel calls (check's 8 dry runs, the
+ * snapshot deletes) would leave sockets open for good; a fixed cap keeps a
+ * long-running daemon's descriptor count bounded. */
+#define HTTP_MAX_IDLE_CONNECTIONS 8L
 
 typedef struct CurlTransport CurlTransport;
 
@@ -404,7 +410,8 @@ int http_curl_new(sd_event *event, HttpTransport **ret) {
         if (curl_multi_setopt(t->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb) != CURLM_OK ||
             curl_multi_setopt(t->multi, CURLMOPT_SOCKETDATA, t) != CURLM_OK ||
             curl_multi_setopt(t->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb) != CURLM_OK ||
-            curl_multi_setopt(t->multi, CURLMOPT_TIMERDATA, t) != CURLM_OK) {
+            curl_multi_setopt(t->multi, CURLMOPT_TIMERDATA, t) != CURLM_OK ||
+            curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, HTTP_MAX_IDLE_CONNECTIONS) != CURLM_OK) {
                 curl_free_transport(&t->base);
                 return -EIO;
         }
