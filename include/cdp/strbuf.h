@@ -14,13 +14,14 @@ typedef struct StrBuf {
         char *data;
         size_t len;
         size_t cap;
-        size_t max;     /* 0 = no limit beyond SIZE_MAX/2 */
+        size_t max;     /* 0 (or anything above SIZE_MAX/2) = SIZE_MAX/2 */
         bool sensitive;
 } StrBuf;
 
 #define STRBUF_INIT(limit) ((StrBuf) { .max = (limit) })
 
-/* Append bytes; -E2BIG when the limit would be exceeded (nothing appended). */
+/* Append bytes; -E2BIG when the limit would be exceeded (nothing appended).
+ * p must not point into b itself: growing frees the old block first. */
 int strbuf_append(StrBuf *b, const void *p, size_t n);
 int strbuf_puts(StrBuf *b, const char *s);
 int strbuf_putc(StrBuf *b, char c);
@@ -34,7 +35,8 @@ void strbuf_reset(StrBuf *b);
 void strbuf_done(StrBuf *b);
 
 /* Hand the buffer over: returns data (never NULL, "" for empty; NULL only on
- * OOM) and leaves b empty. Ownership: the caller frees the result. */
+ * OOM) and leaves b empty. Ownership: the caller frees the result (and, for a
+ * sensitive buffer, wipes it first: nothing is wiped here). */
 char *strbuf_steal(StrBuf *b);
 
 static inline void strbuf_donep(StrBuf *b) {

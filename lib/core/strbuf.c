@@ -8,7 +8,9 @@
 #include "cdp/strbuf.h"
 
 static int strbuf_reserve(StrBuf *b, size_t extra) {
-        size_t limit = b->max ? b->max : SIZE_MAX / 2;
+        /* Capped at SIZE_MAX / 2 whatever max says, so len + extra + 1 and the
+         * doubling below can never wrap. */
+        size_t limit = b->max && b->max < SIZE_MAX / 2 ? b->max : SIZE_MAX / 2;
         size_t need, cap;
         char *p;
 
@@ -20,7 +22,7 @@ static int strbuf_reserve(StrBuf *b, size_t extra) {
 
         cap = b->cap ? b->cap : 64;
         while (cap < need)
-                cap *= 2;
+                cap = cap > SIZE_MAX / 4 ? need : cap * 2;
 
         if (b->sensitive) {
                 /* realloc() might leave a copy behind; move by hand. */

@@ -30,7 +30,10 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
         _cleanup_close_ int fd = -1, dfd = -1;
         int r;
 
-        if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0)
+        /* Everything that can fail for lack of memory happens before the
+         * rename, so an error always means the old file is still there. */
+        dircopy = strdup(path);
+        if (!dircopy || asprintf(&tmp, "%s.tmpXXXXXX", path) < 0)
                 return -ENOMEM;
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
@@ -47,9 +50,9 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
                 return r;
         }
 
-        dircopy = strdup(path);
-        if (!dircopy)
-                return -ENOMEM;
+        /* The rename is durable only once the directory is synced. The file
+         * is in place either way; a failure here is best effort (a read-only
+         * directory fd cannot be fsync'ed on every file system). */
         dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0)
                 (void) fsync(dfd);
