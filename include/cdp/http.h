@@ -36,10 +36,13 @@ typedef struct HttpResponse {
 } HttpResponse;
 
 /* error: 0 when an HTTP answer arrived (any status); otherwise
- *   -ETIMEDOUT (time limit), -ECONNREFUSED (nobody listening), -ECONNRESET
- *   (connection dropped, empty or partial answer), -E2BIG (body over the
- *   cap), -EPROTO (bad TLS or protocol), -ECANCELED (http_cancel), -EIO.
- * resp is NULL unless error == 0. */
+ *   -ETIMEDOUT (time limit), -ECONNREFUSED (nobody listening),
+ *   -EHOSTUNREACH / -ENETUNREACH (no route, or the name did not resolve),
+ *   -ECONNRESET (connection dropped, empty or partial answer), -E2BIG (body
+ *   over the cap), -ENOMEM, -EPROTO (bad TLS or protocol, or a scheme not
+ *   allowed), -EIO. A cancelled call gets no callback at all.
+ * resp is NULL unless error == 0. The callback must not free the transport
+ * nor cancel its own call. */
 typedef void (*HttpDoneFn)(int error, const HttpResponse *resp, void *userdata);
 
 typedef struct HttpTransport HttpTransport;

@@ -3,6 +3,10 @@
  * tells us which sockets to watch and when to wake it (socket and timer
  * callbacks), sd-event tells curl when they are ready. Every transfer runs
  * concurrently on one loop and idle connections are kept for reuse. */
+#include <errno.h>
+#include <limits.h>
+#include <malloc.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -29,7 +33,7 @@ struct HttpCall {
         CURL *easy;
         struct curl_slist *headers;
         StrBuf body;
-        bool over_limit;
+        int write_error;                /* strbuf's error when the body could not be stored */
         HttpDoneFn done;
         void *userdata;
         HttpCall *prev, *next;
@@ -73,13 +77,16 @@ static void call_unlink(CurlTransport *t, HttpCall *c) {
         c->prev = c->next = NULL;
 }
 
-static int curl_code_to_errno(CURLcode code, bool over_limit) {
+static int curl_code_to_errno(CURLcode code, int write_error, long os_errno) {
         switch (code) {
         case CURLE_OK:
                 return 0;
         case CURLE_OPERATION_TIMEDOUT:
                 return -ETIMEDOUT;
         case CURLE_COULDNT_CONNECT:
+                /* curl folds "no route" into "could not connect" */
+                if (os_errno == EHOSTUNREACH || os_errno == ENETUNREACH)
+                        return -(int) os_errno;
                 return -ECONNREFUSED;
         case CURLE_COULDNT_RESOLVE_HOST:
         case CURLE_COULDNT_RESOLVE_PROXY:
@@ -92,7 +99,7 @@ static int curl_code_to_errno(CURLcode code, bool over_limit) {
         case CURLE_HTTP2_STREAM:
                 return -ECONNRESET;
         case CURLE_WRITE_ERROR:
-                return over_limit ? -E2BIG : -EIO;
+                return write_error < 0 ? write_error : -EIO;
         case CURLE_SSL_CONNECT_ERROR:
         case CURLE_PEER_FAILED_VERIFICATION:
         case CURLE_SSL_CERTPROBLEM:
@@ -121,7 +128,10 @@ static void transport_check_finished(CurlTransport *t) {
                 if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &c) != CURLE_OK || !c)
                         continue;
 
-                error = curl_code_to_errno(msg->data.result, c->over_limit);
+                long os_errno = 0;
+
+                (void) curl_easy_getinfo(msg->easy_handle, CURLINFO_OS_ERRNO, &os_errno);
+                error = curl_code_to_errno(msg->data.result, c->write_error, os_errno);
                 if (error == 0) {
                         (void) curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &resp.status);
                         (void) curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &reused);
@@ -240,11 +250,19 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
         HttpCall *c = userdata;
         size_t n = size * nmemb;
 
-        if (strbuf_append(&c->body, ptr, n) < 0) {
-                c->over_limit = true;
-                return 0; /* makes curl fail with CURLE_WRITE_ERROR */
+        int r = strbuf_append(&c->body, ptr, n);
+
+        if (r < 0) {
+                c->write_error = r;     /* -E2BIG over the cap, -ENOMEM */
+                return 0;               /* makes curl fail with CURLE_WRITE_ERROR */
         }
         return n;
+}
+
+static long usec_to_curl_ms(uint64_t usec) {
+        uint64_t ms = (usec + USEC_PER_MSEC - 1) / USEC_PER_MSEC;
+
+        return ms > LONG_MAX ? LONG_MAX : (long) ms;
 }
 
 static int curl_setopt_all(HttpCall *c, const HttpRequest *req) {
@@ -257,8 +275,9 @@ static int curl_setopt_all(HttpCall *c, const HttpRequest *req) {
         SET(CURLOPT_PROTOCOLS_STR, req->allow_http ? "http,https" : "https");
         SET(CURLOPT_FOLLOWLOCATION, 0L);
         SET(CURLOPT_NOSIGNAL, 1L);
-        SET(CURLOPT_TIMEOUT_MS, (long) (timeout / USEC_PER_MSEC));
-        SET(CURLOPT_CONNECTTIMEOUT_MS, (long) (connect / USEC_PER_MSEC));
+        /* Rounded up: 0 ms would mean "no limit" to libcurl. */
+        SET(CURLOPT_TIMEOUT_MS, usec_to_curl_ms(timeout));
+        SET(CURLOPT_CONNECTTIMEOUT_MS, usec_to_curl_ms(connect));
         SET(CURLOPT_SSL_VERIFYPEER, 1L);
         SET(CURLOPT_SSL_VERIFYHOST, 2L);
         SET(CURLOPT_TCP_KEEPALIVE, 1L);
@@ -385,6 +404,35 @@ static const HttpTransportOps curl_ops = {
         .free = curl_free_transport,
 };
 
+/* libcurl's own buffers hold what we cannot wipe ourselves: the request it
+ * builds (Authorization, the IMDS token) and the answer it receives (role
+ * credentials). Its heap is wiped on free and on every move, so no copy of a
+ * secret outlives the transfer in freed memory. malloc_usable_size() is the
+ * whole block, slack included. */
+static void wiping_free(void *p) {
+        if (!p)
+                return;
+        OPENSSL_cleanse(p, malloc_usable_size(p));
+        free(p);
+}
+
+static void *wiping_realloc(void *p, size_t n) {
+        size_t old;
+        void *q;
+
+        if (!p)
+                return malloc(n);
+        old = malloc_usable_size(p);
+        if (n <= old)
+                return p;       /* shrinking in place leaves nothing behind */
+        q = malloc(n);
+        if (!q)
+                return NULL;
+        memcpy(q, p, old);
+        wiping_free(p);
+        return q;
+}
+
 int http_curl_new(sd_event *event, HttpTransport **ret) {
         static bool initialized = false;
         CurlTransport *t;
@@ -392,7 +440,8 @@ int http_curl_new(sd_event *event, HttpTransport **ret) {
         if (!event || !ret)
                 return -EINVAL;
         if (!initialized) {
-                if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wiping_free, wiping_realloc, strdup,
+                                         calloc) != CURLE_OK)
                         return -EIO;
                 initialized = true;
         }

@@ -86,6 +86,7 @@ static int http_error_to_imds(int error) {
         case -ECONNREFUSED:
         case -ECONNRESET:
         case -EHOSTUNREACH:
+        case -ENETUNREACH:
                 return -EHOSTDOWN;
         default:
                 return error;
