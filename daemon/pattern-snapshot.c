@@ -1287,9 +1287,9 @@ static void run_freeze(SnapRun *run) {
                 _cleanup_free_ char *failed = path ? strdup(path) : NULL;
 
                 pattern_thaw(sp, "freeze failed");
-                log_full_fields(LOG_WARNING, r, &base_fields, "cannot freeze %s, backing up crash-consistent",
-                                failed ? failed : "?");
-                run_add_error(run, "FIFREEZE", failed, NULL, "FreezeFailed", strerror(-r));
+                log_full_fields(LOG_WARNING, r, &base_fields, "cannot freeze %s (%s), backing up crash-consistent",
+                                failed ? failed : "?", freeze_strerror(r));
+                run_add_error(run, "FIFREEZE", failed, NULL, "FreezeFailed", freeze_strerror(r));
                 return;
         }
         for (size_t i = 0; i < c->n_freeze; i++)

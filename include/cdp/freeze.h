@@ -33,13 +33,17 @@ typedef struct FreezeOps {
 } FreezeOps;
 
 /* ioctl(FIFREEZE) / ioctl(FITHAW) on the mount point directory. Errors:
- * -EBUSY already frozen, -EPERM/-EACCES without CAP_SYS_ADMIN, -EOPNOTSUPP
- * for a file system that cannot freeze, -ENOENT/-ENOTDIR for the path. */
+ * -ENOTBLK the path is not the root of a mount (FIFREEZE would freeze the
+ * whole file system it is on, "/" for most directories), -EBUSY already
+ * frozen (a bind mount of a file system already frozen counts), -EPERM/-EACCES
+ * without CAP_SYS_ADMIN, -EOPNOTSUPP for a file system that cannot freeze,
+ * -ENOENT/-ENOTDIR for the path. */
 const FreezeOps *freeze_ops_real(void);
 
 typedef struct FreezeSet FreezeSet;
 
-/* paths are copied; ops is borrowed (may be NULL: freeze_ops_real()).
+/* paths are copied, trailing slashes dropped and duplicates listed once; ops
+ * is borrowed (may be NULL: freeze_ops_real()).
  * Ownership: caller frees *ret with freeze_set_free(), which thaws first. */
 int freeze_set_new(const char *const *paths, size_t n_paths, const FreezeOps *ops, FreezeSet **ret);
 
@@ -56,6 +60,8 @@ int freeze_set_freeze(FreezeSet *s, const char **reterr_path);
 int freeze_set_thaw(FreezeSet *s, const char **reterr_path);
 
 bool freeze_set_is_frozen(const FreezeSet *s);
+/* Readable reason for an error of freeze_set_freeze()/thaw() (static). */
+const char *freeze_strerror(int error);
 size_t freeze_set_size(const FreezeSet *s);
 
 FreezeSet *freeze_set_free(FreezeSet *s);

@@ -6,19 +6,18 @@
 #include <systemd/sd-event.h>
 
 #include "cdp/aws.h"
+#include "cdp/clock.h"
 #include "cdp/parse-util.h"
 
 int event_run_until(sd_event *event, const bool *done, uint64_t timeout_usec) {
-        uint64_t start, now;
+        /* The clock itself, not sd_event_now(): that is the time of the
+         * loop's last iteration, which may be long ago for a caller that did
+         * other work in between. */
+        uint64_t start = clock_now(clock_real(), CLOCK_MONOTONIC), now;
         int r;
 
-        r = sd_event_now(event, CLOCK_MONOTONIC, &start);
-        if (r < 0)
-                return r;
         while (!*done) {
-                r = sd_event_now(event, CLOCK_MONOTONIC, &now);
-                if (r < 0)
-                        return r;
+                now = clock_now(clock_real(), CLOCK_MONOTONIC);
                 if (now - start >= timeout_usec)
                         return -ETIMEDOUT;
                 r = sd_event_run(event, timeout_usec - (now - start));

@@ -3,17 +3,43 @@
 #include <linux/fs.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 
 #include "cdp/freeze.h"
 
+/* FIFREEZE on any directory freezes the whole file system it is on: a
+ * `freeze = /var/lib/db` that is not a mount point would freeze "/".
+ * 1 for the root of a mount, 0 for anything else, or a negative errno. */
+static int is_mount_root(int fd) {
+        struct statx sx, parent;
+
+        if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) < 0)
+                return negative_errno();
+        if (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
+                return !!(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+        /* Kernels before 5.8: another device than the parent's, or "/". */
+        if (statx(fd, "..", 0, STATX_BASIC_STATS, &parent) < 0)
+                return negative_errno();
+        return sx.stx_dev_major != parent.stx_dev_major || sx.stx_dev_minor != parent.stx_dev_minor ||
+               sx.stx_ino == parent.stx_ino;
+}
+
 static int real_freeze(const char *path, int *ret_fd, void *userdata) {
         _cleanup_close_ int fd = -1;
+        int arg = 0, r;
 
         (void) userdata;
         fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return negative_errno();
-        if (ioctl(fd, FIFREEZE, 0) < 0)
+        r = is_mount_root(fd);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOTBLK;
+        /* The kernel ignores the argument; a pointer matches FIFREEZE's
+         * _IOWR encoding (and keeps valgrind quiet). */
+        if (ioctl(fd, FIFREEZE, &arg) < 0)
                 return negative_errno();
         *ret_fd = TAKE_FD(fd);
         return 0;
@@ -25,7 +51,9 @@ static int real_thaw(const char *path, int fd, void *userdata) {
         (void) path;
         (void) userdata;
         /* EINVAL: not frozen (any more); someone else thawed it, fine. */
-        if (ioctl(fd, FITHAW, 0) < 0 && errno != EINVAL)
+        int arg = 0;
+
+        if (ioctl(fd, FITHAW, &arg) < 0 && errno != EINVAL)
                 r = negative_errno();
         (void) close(fd);
         return r;
@@ -67,12 +95,27 @@ int freeze_set_new(const char *const *paths, size_t n_paths, const FreezeOps *op
                         return -ENOMEM;
         }
         for (size_t i = 0; i < n_paths; i++) {
+                char *p;
+                size_t len;
+                bool dup = false;
+
                 if (!paths[i])
                         return -EINVAL;
-                s->entries[i] = (FreezeEntry) { .path = strdup(paths[i]), .fd = -1 };
-                if (!s->entries[i].path)
+                p = strdup(paths[i]);
+                if (!p)
                         return -ENOMEM;
-                s->n_entries++;
+                /* "/data/" is "/data": listed twice, the second FIFREEZE
+                 * would fail (-EBUSY) and with it every freeze. */
+                len = strlen(p);
+                while (len > 1 && p[len - 1] == '/')
+                        p[--len] = '\0';
+                for (size_t j = 0; j < s->n_entries && !dup; j++)
+                        dup = strcmp(s->entries[j].path, p) == 0;
+                if (dup) {
+                        free(p);
+                        continue;
+                }
+                s->entries[s->n_entries++] = (FreezeEntry) { .path = p, .fd = -1 };
         }
         *ret = TAKE_PTR(s);
         return 0;
@@ -149,4 +192,19 @@ FreezeSet *freeze_set_free(FreezeSet *s) {
         free(s->entries);
         free(s);
         return NULL;
+}
+
+const char *freeze_strerror(int error) {
+        switch (error) {
+        case -ENOTBLK:
+                return "not a mount point (freezing it would freeze the file system it is on)";
+        case -EBUSY:
+                return "already frozen (by someone else, or the same file system listed twice)";
+        case -EOPNOTSUPP:
+                return "the file system cannot be frozen";
+        case -EPERM:
+                return "not permitted (needs CAP_SYS_ADMIN: the freeze drop-in)";
+        default:
+                return strerror(-error);
+        }
 }
