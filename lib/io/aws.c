@@ -86,6 +86,8 @@ static int errmsg(char **ret, int error, const char *fmt, ...) _printf_(3, 4);
 static int errmsg(char **ret, int error, const char *fmt, ...) {
         va_list ap;
 
+        if (!ret)
+                return error;
         va_start(ap, fmt);
         if (vasprintf(ret, fmt, ap) < 0)
                 *ret = NULL;
