@@ -137,8 +137,18 @@ class Node:
 
     def kill_keepalived(self, sig=signal.SIGKILL):
         """Every keepalived process of this node at once (a crash, not a
-        shutdown: no priority-0 advert goes out)."""
-        for pid in self.pids():
+        shutdown: no priority-0 advert goes out). All are stopped first:
+        killed one by one, the VRRP child could see its parent die and send
+        a priority-0 advert (a graceful hand-over in ~50 ms) before its own
+        SIGKILL arrives, which would measure the wrong thing."""
+        pids = self.pids()
+        if sig == signal.SIGKILL:
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGSTOP)
+                except ProcessLookupError:
+                    pass
+        for pid in pids:
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
