@@ -12,6 +12,7 @@ top=$(pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 passed=0
 failed=0
+started=$(date +%s)
 
 count() { # test-suite.log -> totals
         p=$(sed -n 's/^# PASS: *//p' "$1")
@@ -80,5 +81,5 @@ grep -A2 'archives ready for distribution' distcheck.log || tail -3 distcheck.lo
 passed=$((passed + 1))
 
 echo
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed ($(( $(date +%s) - started )) s)"
 [ "$failed" -eq 0 ]
