@@ -42,7 +42,7 @@ int log_parse_level(const char *s) {
                 { "debug", LOG_DEBUG }, { "info", LOG_INFO }, { "notice", LOG_NOTICE },
                 { "warning", LOG_WARNING }, { "err", LOG_ERR },
         };
-        for (size_t i = 0; i < ELEMENTSOF(levels); i++)
+        for (size_t i = 0; s && i < ELEMENTSOF(levels); i++)
                 if (strcmp(s, levels[i].name) == 0)
                         return levels[i].level;
         return -EINVAL;
@@ -120,8 +120,14 @@ int log_internal(int level, int error, const LogFields *f, const char *file, int
                                      f->request_id);
                 else
                         n = snprintf(out, sizeof(out), "%s: %s\n", level_name(level), msg);
-                if (n > 0)
-                        (void) !write(STDERR_FILENO, out, MIN((size_t) n, sizeof(out) - 1));
+                if (n > 0) {
+                        size_t len = MIN((size_t) n, sizeof(out) - 1);
+
+                        /* Cut short, the line still ends: the next one must
+                         * not run on. */
+                        out[len - 1] = '\n';
+                        (void) !write(STDERR_FILENO, out, len);
+                }
         }
         errno = saved;
         return error ? -error : 0;

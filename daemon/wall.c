@@ -86,7 +86,7 @@ static int render(const char *message, StrBuf *out) {
 
 int wall_send_utmp(const char *utmp_path, const char *dev_root, const char *message) {
         _cleanup_strbuf_ StrBuf text = STRBUF_INIT(WALL_MESSAGE_MAX * 2);
-        _cleanup_close_ int dev_fd = -1, pts_fd = -1;
+        _cleanup_close_ int dev_fd = -1, pts_fd = -1, utmp_fd = -1;
         struct utmpx *u;
         int n = 0, r;
 
@@ -102,6 +102,11 @@ int wall_send_utmp(const char *utmp_path, const char *dev_root, const char *mess
         pts_fd = openat(dev_fd, "pts", O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         /* No /dev/pts: virtual consoles may still be there. */
 
+        /* glibc's setutxent() swallows the open() error (a missing utmp
+         * reads as nobody logged in): look first. */
+        utmp_fd = open(utmp_path ?: _PATH_UTMPX, O_RDONLY | O_CLOEXEC);
+        if (utmp_fd < 0)
+                return negative_errno();
         if (utmp_path && utmpxname(utmp_path) < 0)
                 return -ENOENT;
         setutxent();
