@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 [ $# -gt 0 ] && shift
-targets=${*:-"ec2-xml policy ctl-proto creds-json config"}
+targets=${*:-"ec2-xml ec2-xml-patterns policy ctl-proto creds-json config"}
 out=build/fuzz
 mkdir -p "$out"
 CFLAGS="-std=gnu11 -g -O1 -D_GNU_SOURCE -DPACKAGE_VERSION=\"fuzz\" -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude"
@@ -17,6 +17,9 @@ CORE="lib/core/strbuf.c lib/core/secret.c lib/core/parse-util.c"
 for t in $targets; do
         case $t in
         ec2-xml)    src="$CORE lib/core/xml.c lib/core/ec2-xml.c" ;;
+        ec2-xml-patterns)
+                    src="$CORE lib/core/xml.c lib/core/ec2-xml.c lib/core/ec2-xml-ha.c
+                         lib/core/ec2-xml-snapshot.c lib/core/ec2-xml-bastion.c" ;;
         policy)     src="$CORE lib/core/schedule.c lib/core/policy.c" ;;
         ctl-proto)  src="$CORE lib/core/ctl-proto.c" ;;
         creds-json) src="$CORE lib/io/creds.c lib/io/imds.c lib/core/clock.c"

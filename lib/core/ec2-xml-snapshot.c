@@ -244,10 +244,15 @@ static int stream_end(void *userdata, const char *const *path, size_t depth, con
         if (!st->in_tag)
                 return 0;
         if (depth == 6) {
+                /* Every field of ec2_tag_schema, so a streamed tag is the typed one. */
                 if (strcmp(path[5], "key") == 0)
                         return text ? set_string(&st->tag.key, text) : -EBADMSG;
                 if (strcmp(path[5], "value") == 0)
                         return text ? set_string(&st->tag.value, text) : -EBADMSG;
+                if (strcmp(path[5], "resourceId") == 0)
+                        return text ? set_string(&st->tag.resource_id, text) : -EBADMSG;
+                if (strcmp(path[5], "resourceType") == 0)
+                        return text ? set_string(&st->tag.resource_type, text) : -EBADMSG;
                 return 0;
         }
         if (depth == 5) {

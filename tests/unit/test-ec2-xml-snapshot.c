@@ -343,6 +343,52 @@ static void test_ec2_parse_describe_snapshots_each__callback_error__stops(void *
         assert_int_equal(ec2_parse_describe_snapshots_each(body, len, NULL, NULL, NULL, NULL), -EINVAL);
 }
 
+static int keep_first_tag(const Ec2Snapshot *s, void *userdata) {
+        Ec2Tag *t = userdata;
+
+        assert_int_equal(s->n_tags, 1);
+        t->key = strdup(s->tags[0].key);
+        t->value = strdup(s->tags[0].value);
+        t->resource_id = s->tags[0].resource_id ? strdup(s->tags[0].resource_id) : NULL;
+        t->resource_type = s->tags[0].resource_type ? strdup(s->tags[0].resource_type) : NULL;
+        return 0;
+}
+
+/* Found by tests/fuzz/fuzz-ec2-xml-patterns.c: the streamed tag dropped
+ * resourceId/resourceType, which the typed parser (ec2_tag_schema) keeps, and
+ * so also took a resourceId with child elements that the typed one refuses. */
+static void test_ec2_parse_describe_snapshots_each__tag_resource_fields__same_as_typed(void **state) {
+        static const char body[] =
+                "<DescribeSnapshotsResponse><snapshotSet><item><snapshotId>snap-1</snapshotId><tagSet>"
+                "<item><key>k</key><value>v</value><resourceId>snap-1</resourceId>"
+                "<resourceType>snapshot</resourceType></item>"
+                "</tagSet></item></snapshotSet></DescribeSnapshotsResponse>";
+        static const char nested[] =
+                "<DescribeSnapshotsResponse><snapshotSet><item><snapshotId>snap-1</snapshotId><tagSet>"
+                "<item><key>k</key><resourceId><x/></resourceId></item>"
+                "</tagSet></item></snapshotSet></DescribeSnapshotsResponse>";
+        _cleanup_(ec2_snapshot_page_freep) Ec2SnapshotPage *p = NULL;
+        _cleanup_(ec2_tag_done) Ec2Tag streamed = {};
+        Ec2SnapshotPage *q = SENTINEL;
+
+        (void) state;
+        assert_int_equal(ec2_parse_describe_snapshots(body, strlen(body), &p), 0);
+        assert_int_equal(ec2_parse_describe_snapshots_each(body, strlen(body), keep_first_tag, &streamed, NULL,
+                                                           NULL), 0);
+        assert_string_equal(streamed.key, p->snapshots[0].tags[0].key);
+        assert_string_equal(streamed.value, p->snapshots[0].tags[0].value);
+        assert_non_null(p->snapshots[0].tags[0].resource_id);
+        assert_non_null(streamed.resource_id);
+        assert_non_null(streamed.resource_type);
+        assert_string_equal(streamed.resource_id, p->snapshots[0].tags[0].resource_id);
+        assert_string_equal(streamed.resource_type, p->snapshots[0].tags[0].resource_type);
+
+        assert_int_equal(ec2_parse_describe_snapshots(nested, strlen(nested), &q), -EBADMSG);
+        assert_ptr_equal(q, SENTINEL);
+        assert_int_equal(ec2_parse_describe_snapshots_each(nested, strlen(nested), keep_first_tag, &streamed,
+                                                           NULL, NULL), -EBADMSG);
+}
+
 /* ---- CreateSnapshots ---- */
 
 static void test_ec2_parse_create_snapshots__two_volumes__state_element(void **state) {
@@ -583,6 +629,7 @@ int main(void) {
                 cmocka_unit_test(test_ec2_parse_describe_snapshots_each__fixtures__same_as_typed),
                 cmocka_unit_test(test_ec2_parse_describe_snapshots_each__bad_input__same_errors),
                 cmocka_unit_test(test_ec2_parse_describe_snapshots_each__callback_error__stops),
+                cmocka_unit_test(test_ec2_parse_describe_snapshots_each__tag_resource_fields__same_as_typed),
                 cmocka_unit_test(test_ec2_parse_create_snapshots__two_volumes__state_element),
                 cmocka_unit_test(test_ec2_parse_create_snapshots__bad_input__ebadmsg_untouched),
                 cmocka_unit_test(test_ec2_parse_describe_images__two_images__devices_and_reason),
