@@ -14,24 +14,7 @@
 
 #include "cdp/ec2-bastion.h"
 #include "cdp/strbuf.h"
-
-static char *fixture_read(const char *name, size_t *ret_len) {
-        const char *dir = getenv("CDP_TEST_DATA") ?: "tests/data";
-        _cleanup_free_ char *path = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
-        StrBuf b = STRBUF_INIT(0);
-        char chunk[4096];
-        size_t n;
-
-        assert_true(asprintf(&path, "%s/ec2/%s", dir, name) > 0);
-        f = fopen(path, "re");
-        if (!f)
-                fail_msg("cannot open fixture %s", path);
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-                assert_int_equal(strbuf_append(&b, chunk, n), 0);
-        *ret_len = b.len;
-        return strbuf_steal(&b);
-}
+#include "test-data.h"
 
 /* ---- DescribeSecurityGroupRules ---- */
 
@@ -42,7 +25,7 @@ static void test_describe_security_group_rules__fixture__all_fields(void **state
         size_t len;
 
         (void) state;
-        body = fixture_read("bastion-describe-security-group-rules.xml", &len);
+        body = test_fixture_read("bastion-describe-security-group-rules.xml", &len);
         assert_int_equal(ec2_parse_describe_security_group_rules(body, len, &p), 0);
         assert_string_equal(p->request_id, "c4b7a1f2-3d5e-4f60-8a9b-0c1d2e3fEXAMPLE");
         assert_string_equal(p->next_token, "eyJ2IjoxLCJjIjoic2dyIn0=");
@@ -85,7 +68,7 @@ static void test_describe_security_group_rules__find__by_id_or_null(void **state
         size_t len;
 
         (void) state;
-        body = fixture_read("bastion-describe-security-group-rules.xml", &len);
+        body = test_fixture_read("bastion-describe-security-group-rules.xml", &len);
         assert_int_equal(ec2_parse_describe_security_group_rules(body, len, &p), 0);
         assert_ptr_equal(ec2_security_group_rule_find(p, "sgr-0fedcba9876543210"), &p->rules[1]);
         assert_null(ec2_security_group_rule_find(p, "sgr-00000000000000000"));
@@ -99,7 +82,7 @@ static void test_describe_security_group_rules__empty__no_rules_no_token(void **
         size_t len;
 
         (void) state;
-        body = fixture_read("bastion-describe-security-group-rules-empty.xml", &len);
+        body = test_fixture_read("bastion-describe-security-group-rules-empty.xml", &len);
         assert_int_equal(ec2_parse_describe_security_group_rules(body, len, &p), 0);
         assert_int_equal(p->n_rules, 0);
         assert_null(p->next_token);
@@ -123,7 +106,7 @@ static void test_describe_security_group_rules__broken__ebadmsg_output_untouched
                 Ec2SecurityGroupRulePage *p = sentinel;
                 size_t len;
 
-                body = fixture_read(names[i], &len);
+                body = test_fixture_read(names[i], &len);
                 assert_int_equal(ec2_parse_describe_security_group_rules(body, len, &p), -EBADMSG);
                 assert_ptr_equal(p, sentinel);
         }
@@ -138,7 +121,7 @@ static void test_revoke__fixture__return_and_revoked_rules(void **state) {
         size_t len;
 
         (void) state;
-        body = fixture_read("bastion-revoke-security-group-ingress.xml", &len);
+        body = test_fixture_read("bastion-revoke-security-group-ingress.xml", &len);
         assert_int_equal(ec2_parse_revoke_security_group_ingress(body, len, &r), 0);
         assert_string_equal(r->request_id, "59dbff89-35bd-4eac-99ed-be587EXAMPLE");
         assert_true(r->ret);
@@ -154,7 +137,7 @@ static void test_revoke__unknown_permissions__counted(void **state) {
         size_t len;
 
         (void) state;
-        body = fixture_read("bastion-revoke-security-group-ingress-unknown.xml", &len);
+        body = test_fixture_read("bastion-revoke-security-group-ingress-unknown.xml", &len);
         assert_int_equal(ec2_parse_revoke_security_group_ingress(body, len, &r), 0);
         assert_true(r->ret);
         assert_int_equal(r->n_unknown, 1);
@@ -189,7 +172,7 @@ static void test_revoke__broken__ebadmsg(void **state) {
         size_t len;
 
         (void) state;
-        bad = fixture_read("bastion-revoke-security-group-ingress-bad-return.xml", &len);
+        bad = test_fixture_read("bastion-revoke-security-group-ingress-bad-return.xml", &len);
         assert_int_equal(ec2_parse_revoke_security_group_ingress(bad, len, &r), -EBADMSG);
         assert_int_equal(ec2_parse_revoke_security_group_ingress(no_return, sizeof(no_return) - 1, &r), -EBADMSG);
         assert_int_equal(ec2_parse_revoke_security_group_ingress(no_id, sizeof(no_id) - 1, &r), -EBADMSG);
@@ -210,7 +193,7 @@ static void test_stop_instances__fixture__state_change(void **state) {
         size_t len;
 
         (void) state;
-        body = fixture_read("bastion-stop-instances.xml", &len);
+        body = test_fixture_read("bastion-stop-instances.xml", &len);
         assert_int_equal(ec2_parse_instance_state_changes("StopInstances", body, len, &c), 0);
         assert_string_equal(c->request_id, "59dbff89-35bd-4eac-99ed-be587EXAMPLE");
         assert_int_equal(c->n_changes, 1);
@@ -229,7 +212,7 @@ static void test_terminate_instances__fixture__shutting_down(void **state) {
         size_t len;
 
         (void) state;
-        body = fixture_read("bastion-terminate-instances.xml", &len);
+        body = test_fixture_read("bastion-terminate-instances.xml", &len);
         assert_int_equal(ec2_parse_instance_state_changes("TerminateInstances", body, len, &c), 0);
         assert_int_equal(c->n_changes, 1);
         assert_string_equal(c->changes[0].current_state, "shutting-down");
@@ -242,7 +225,7 @@ static void test_instance_state_changes__wrong_action_or_root__refused(void **st
         size_t len;
 
         (void) state;
-        stop = fixture_read("bastion-stop-instances.xml", &len);
+        stop = test_fixture_read("bastion-stop-instances.xml", &len);
         /* a stop answer is not a terminate answer: the root is checked */
         assert_int_equal(ec2_parse_instance_state_changes("TerminateInstances", stop, len, &c), -EBADMSG);
         assert_int_equal(ec2_parse_instance_state_changes("RebootInstances", stop, len, &c), -EINVAL);
@@ -266,7 +249,7 @@ static void test_instance_state_changes__broken__ebadmsg(void **state) {
                 size_t len;
                 int r;
 
-                body = fixture_read(names[i], &len);
+                body = test_fixture_read(names[i], &len);
                 r = ec2_parse_instance_state_changes("StopInstances", body, len, &c);
                 assert_true(r == -EBADMSG || r == -E2BIG);
                 assert_null(c);
@@ -295,7 +278,7 @@ static void test_all_parsers__every_truncation__refused(void **state) {
                 _cleanup_free_ char *body = NULL;
                 size_t len;
 
-                body = fixture_read(names[i], &len);
+                body = test_fixture_read(names[i], &len);
                 /* The closing tag of the root is the last thing that makes it whole. */
                 while (len > 0 && (body[len - 1] == '\n' || body[len - 1] == ' '))
                         len--;

@@ -11,23 +11,7 @@
 
 #include "cdp/ec2-ha.h"
 #include "cdp/strbuf.h"
-
-static char *fixture_read(const char *name, size_t *ret_len) {
-        const char *dir = getenv("CDP_TEST_DATA") ?: "tests/data";
-        _cleanup_fclose_ FILE *f = NULL;
-        StrBuf b = STRBUF_INIT(0);
-        char path[4096], chunk[4096];
-        size_t n;
-
-        snprintf(path, sizeof(path), "%s/ec2/%s", dir, name);
-        f = fopen(path, "re");
-        if (!f)
-                fail_msg("cannot open fixture %s", path);
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-                assert_int_equal(strbuf_append(&b, chunk, n), 0);
-        *ret_len = b.len;
-        return strbuf_steal(&b);
-}
+#include "test-data.h"
 
 /* ---- DescribeRouteTables ---- */
 
@@ -39,7 +23,7 @@ static void test_describe_route_tables__fixture__tables_and_routes(void **state)
         size_t len;
 
         (void) state;
-        body = fixture_read("ha-describe-route-tables.xml", &len);
+        body = test_fixture_read("ha-describe-route-tables.xml", &len);
         assert_int_equal(ec2_parse_describe_route_tables(body, len, &p), 0);
         assert_string_equal(p->request_id, "6f570b0b-9c18-4b07-bdec-73740dcf861aEXAMPLE");
         assert_null(p->next_token);
@@ -98,7 +82,7 @@ static void test_describe_route_tables__empty_set__zero_tables(void **state) {
         size_t len;
 
         (void) state;
-        body = fixture_read("ha-describe-route-tables-empty.xml", &len);
+        body = test_fixture_read("ha-describe-route-tables-empty.xml", &len);
         assert_int_equal(ec2_parse_describe_route_tables(body, len, &p), 0);
         assert_int_equal(p->n_tables, 0);
         assert_null(p->tables);
@@ -121,7 +105,7 @@ static void test_describe_route_tables__bad_input__ebadmsg_and_untouched(void **
                 _cleanup_free_ char *body = NULL;
                 size_t len;
 
-                body = fixture_read(names[i], &len);
+                body = test_fixture_read(names[i], &len);
                 assert_int_equal(ec2_parse_describe_route_tables(body, len, &p), -EBADMSG);
                 assert_ptr_equal(p, sentinel);
         }
@@ -132,7 +116,7 @@ static void test_describe_route_tables__every_prefix__never_succeeds(void **stat
         size_t len;
 
         (void) state;
-        body = fixture_read("ha-describe-route-tables.xml", &len);
+        body = test_fixture_read("ha-describe-route-tables.xml", &len);
         /* Every proper prefix of the document is refused, never half-read. */
         for (size_t n = 0; n + 1 < len; n++) {
                 Ec2RouteTablePage *p = NULL;
@@ -151,7 +135,7 @@ static void test_describe_addresses__fixture__associated_and_free(void **state) 
         size_t len;
 
         (void) state;
-        body = fixture_read("ha-describe-addresses.xml", &len);
+        body = test_fixture_read("ha-describe-addresses.xml", &len);
         assert_int_equal(ec2_parse_describe_addresses(body, len, &p), 0);
         assert_string_equal(p->request_id, "f7de5e98-491a-4c19-a92d-908d6EXAMPLE");
         assert_int_equal(p->n_addresses, 2);
@@ -192,7 +176,7 @@ static void test_describe_addresses__bad_input__ebadmsg(void **state) {
                 _cleanup_free_ char *body = NULL;
                 size_t len;
 
-                body = fixture_read(names[i], &len);
+                body = test_fixture_read(names[i], &len);
                 assert_int_equal(ec2_parse_describe_addresses(body, len, &p), -EBADMSG);
                 assert_null(p);
         }
@@ -203,7 +187,7 @@ static void test_describe_addresses__every_prefix__never_succeeds(void **state) 
         size_t len;
 
         (void) state;
-        body = fixture_read("ha-describe-addresses.xml", &len);
+        body = test_fixture_read("ha-describe-addresses.xml", &len);
         for (size_t n = 0; n + 1 < len; n++) {
                 Ec2AddressPage *p = NULL;
                 assert_true(ec2_parse_describe_addresses(body, n, &p) < 0);
@@ -223,7 +207,7 @@ static void test_associate_address__fixtures__association_id(void **state) {
                 _cleanup_free_ char *body = NULL;
                 size_t len;
 
-                body = fixture_read(names[i], &len);
+                body = test_fixture_read(names[i], &len);
                 assert_int_equal(ec2_parse_associate_address(body, len, &r), 0);
                 assert_string_equal(r.request_id, "59dbff89-35bd-4eac-99ed-be587EXAMPLE");
                 assert_string_equal(r.association_id, ids[i]);
@@ -241,7 +225,7 @@ static void test_associate_address__wrong_documents__ebadmsg(void **state) {
                 _cleanup_free_ char *body = NULL;
                 size_t len;
 
-                body = fixture_read(names[i], &len);
+                body = test_fixture_read(names[i], &len);
                 assert_int_equal(ec2_parse_associate_address(body, len, &r), -EBADMSG);
                 assert_string_equal(r.request_id, "untouched");
                 assert_null(r.association_id);
@@ -267,7 +251,7 @@ static void test_assign_private_ips__fixture__assigned_list(void **state) {
         size_t len;
 
         (void) state;
-        body = fixture_read("ha-assign-private-ip-addresses.xml", &len);
+        body = test_fixture_read("ha-assign-private-ip-addresses.xml", &len);
         assert_int_equal(ec2_parse_assign_private_ip_addresses(body, len, &r), 0);
         assert_string_equal(r.request_id, "3fb591ba-558c-48f8-ae6b-c2f9d6d06425");
         assert_string_equal(r.network_interface_id, "eni-0a1b2c3d4e5f60001");
@@ -307,7 +291,7 @@ static void test_assign_private_ips__bad_input__ebadmsg(void **state) {
                 _cleanup_free_ char *body = NULL;
                 size_t len;
 
-                body = fixture_read(names[i], &len);
+                body = test_fixture_read(names[i], &len);
                 assert_int_equal(ec2_parse_assign_private_ip_addresses(body, len, &r), -EBADMSG);
                 assert_null(r.request_id);
         }

@@ -14,42 +14,7 @@
 
 #include "cdp/ec2-snapshot.h"
 #include "cdp/strbuf.h"
-
-static char *strf(const char *fmt, ...) _printf_(1, 2);
-static char *strf(const char *fmt, ...) {
-        StrBuf b = STRBUF_INIT(0);
-        va_list ap;
-
-        va_start(ap, fmt);
-        assert_int_equal(strbuf_vprintf(&b, fmt, ap), 0);
-        va_end(ap);
-        return strbuf_steal(&b);
-}
-
-static char *fixture_read(const char *name, size_t *ret_len) {
-        const char *dir = getenv("CDP_TEST_DATA") ?: "tests/data";
-        _cleanup_free_ char *path = strf("%s/ec2/%s", dir, name);
-        _cleanup_fclose_ FILE *f = NULL;
-        StrBuf b = STRBUF_INIT(0);
-        char chunk[4096];
-        size_t n;
-
-        f = fopen(path, "re");
-        if (!f)
-                fail_msg("cannot open fixture %s", path);
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-                assert_int_equal(strbuf_append(&b, chunk, n), 0);
-        *ret_len = b.len;
-        return strbuf_steal(&b);
-}
-
-static time_t utc(int y, int mo, int d, int h, int mi, int s) {
-        struct tm tm = {
-                .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                .tm_hour = h, .tm_min = mi, .tm_sec = s,
-        };
-        return timegm(&tm);
-}
+#include "test-data.h"
 
 #define SENTINEL ((void *) 0x1)
 
@@ -62,7 +27,7 @@ static void test_ec2_parse_describe_snapshots__first_page__all_fields(void **sta
         size_t len;
 
         (void) state;
-        body = fixture_read("snapshot-describe-snapshots.xml", &len);
+        body = test_fixture_read("snapshot-describe-snapshots.xml", &len);
         assert_int_equal(ec2_parse_describe_snapshots(body, len, &p), 0);
         assert_string_equal(p->request_id, "59dbff89-35bd-4eac-99ed-be587EXAMPLE");
         assert_string_equal(p->next_token, "eyJ2IjoxLCJjIjoiMTAwMCJ9");
@@ -76,7 +41,7 @@ static void test_ec2_parse_describe_snapshots__first_page__all_fields(void **sta
         assert_string_equal(s->progress, "100%");
         assert_string_equal(s->owner_id, "123456789012");
         assert_string_equal(s->description, "cdpd backup of i-0123456789abcdef0");
-        assert_int_equal(s->start_time, utc(2026, 1, 2, 3, 0, 12));
+        assert_int_equal(s->start_time, test_utc(2026, 1, 2, 3, 0, 12));
         assert_int_equal(s->volume_size, 8);
         assert_false(s->encrypted);
         assert_int_equal(s->n_tags, 6);
@@ -93,7 +58,7 @@ static void test_ec2_parse_describe_snapshots__first_page__all_fields(void **sta
         assert_string_equal(s->state, "pending");
         assert_string_equal(s->progress, "42%");
         assert_string_equal(s->description, "");
-        assert_int_equal(s->start_time, utc(2026, 1, 3, 3, 0, 9));
+        assert_int_equal(s->start_time, test_utc(2026, 1, 3, 3, 0, 9));
         assert_int_equal(s->volume_size, 100);
         assert_true(s->encrypted);
         assert_int_equal(s->n_tags, 0);
@@ -106,7 +71,7 @@ static void test_ec2_parse_describe_snapshots__last_page__no_token_error_state(v
         size_t len;
 
         (void) state;
-        body = fixture_read("snapshot-describe-snapshots-last.xml", &len);
+        body = test_fixture_read("snapshot-describe-snapshots-last.xml", &len);
         assert_int_equal(ec2_parse_describe_snapshots(body, len, &p), 0);
         assert_null(p->next_token);
         assert_int_equal(p->n_snapshots, 1);
@@ -123,7 +88,7 @@ static void test_ec2_parse_describe_snapshots__empty_set__zero_items(void **stat
         size_t len;
 
         (void) state;
-        body = fixture_read("snapshot-describe-snapshots-empty.xml", &len);
+        body = test_fixture_read("snapshot-describe-snapshots-empty.xml", &len);
         assert_int_equal(ec2_parse_describe_snapshots(body, len, &p), 0);
         assert_int_equal(p->n_snapshots, 0);
         assert_null(p->snapshots);
@@ -136,7 +101,7 @@ static void expect_snapshots_fail(const char *fixture, int error) {
         _cleanup_free_ char *body = NULL;
         size_t len;
 
-        body = fixture_read(fixture, &len);
+        body = test_fixture_read(fixture, &len);
         assert_int_equal(ec2_parse_describe_snapshots(body, len, &p), error);
         assert_ptr_equal(p, SENTINEL);
 }
@@ -160,7 +125,7 @@ static void test_ec2_parse_describe_snapshots__every_truncation__fails_cleanly(v
         size_t len;
 
         (void) state;
-        body = fixture_read("snapshot-describe-snapshots.xml", &len);
+        body = test_fixture_read("snapshot-describe-snapshots.xml", &len);
         /* Every prefix of the answer is refused: a cut-off page must never
          * look like a short, complete one (pruning decides on it). */
         for (size_t cut = 0; cut + 1 < len; cut++) {
@@ -183,7 +148,7 @@ static void test_ec2_snapshot_page_schema__chunked__same_result(void **state) {
         size_t len;
 
         (void) state;
-        body = fixture_read("snapshot-describe-snapshots.xml", &len);
+        body = test_fixture_read("snapshot-describe-snapshots.xml", &len);
         for (size_t split = 1; split < len; split += 97) {
                 _cleanup_(ec2_xml_parser_freep) Ec2XmlParser *parser = NULL;
                 Ec2SnapshotPage page = {};
@@ -269,7 +234,7 @@ static void test_ec2_parse_describe_snapshots_each__fixtures__same_as_typed(void
                 Collected c = { .text = STRBUF_INIT(0) };
                 size_t len;
 
-                body = fixture_read(fixtures[f], &len);
+                body = test_fixture_read(fixtures[f], &len);
                 assert_int_equal(ec2_parse_describe_snapshots(body, len, &p), 0);
                 for (size_t i = 0; i < p->n_snapshots; i++)
                         dump_snapshot(&typed, &p->snapshots[i]);
@@ -306,14 +271,14 @@ static void test_ec2_parse_describe_snapshots_each__bad_input__same_errors(void 
                 char *token = SENTINEL, *rid = SENTINEL;
                 size_t l;
 
-                b = fixture_read(fixtures[f], &l);
+                b = test_fixture_read(fixtures[f], &l);
                 assert_int_equal(ec2_parse_describe_snapshots_each(b, l, collect, &c, &token, &rid), -EBADMSG);
                 assert_ptr_equal(token, SENTINEL);
                 assert_ptr_equal(rid, SENTINEL);
                 strbuf_done(&c.text);
         }
         /* every cut-off prefix fails, as with the typed parser */
-        body = fixture_read("snapshot-describe-snapshots.xml", &len);
+        body = test_fixture_read("snapshot-describe-snapshots.xml", &len);
         for (size_t cut = 0; cut + 1 < len; cut++) {
                 Collected c = { .text = STRBUF_INIT(0) };
                 int r = ec2_parse_describe_snapshots_each(body, cut, collect, &c, NULL, NULL);
@@ -332,7 +297,7 @@ static void test_ec2_parse_describe_snapshots_each__callback_error__stops(void *
         size_t len;
 
         (void) state;
-        body = fixture_read("snapshot-describe-snapshots.xml", &len);
+        body = test_fixture_read("snapshot-describe-snapshots.xml", &len);
         assert_int_equal(ec2_parse_describe_snapshots_each(body, len, collect, &c, NULL, NULL), -ECANCELED);
         assert_int_equal(c.n, 2);
         strbuf_done(&c.text);
@@ -397,7 +362,7 @@ static void test_ec2_parse_create_snapshots__two_volumes__state_element(void **s
         size_t len;
 
         (void) state;
-        body = fixture_read("snapshot-create-snapshots.xml", &len);
+        body = test_fixture_read("snapshot-create-snapshots.xml", &len);
         assert_int_equal(ec2_parse_create_snapshots(body, len, &p), 0);
         assert_string_equal(p->request_id, "6a5ac5e5-0000-4000-8000-0000000000c1");
         assert_null(p->next_token);
@@ -406,7 +371,7 @@ static void test_ec2_parse_create_snapshots__two_volumes__state_element(void **s
         assert_string_equal(p->snapshots[0].volume_id, "vol-0000000000000000a");
         assert_string_equal(p->snapshots[0].state, "pending");
         assert_string_equal(p->snapshots[0].progress, "");
-        assert_int_equal(p->snapshots[0].start_time, utc(2026, 1, 2, 3, 4, 5));
+        assert_int_equal(p->snapshots[0].start_time, test_utc(2026, 1, 2, 3, 4, 5));
         assert_int_equal(p->snapshots[0].n_tags, 3);
         assert_string_equal(ec2_tags_get(p->snapshots[0].tags, 3, "cdp:slot"), "2026-01-02T03:00:00Z");
         assert_string_equal(p->snapshots[1].id, "snap-0aaaaaaaaaaaaaaa2");
@@ -429,7 +394,7 @@ static void test_ec2_parse_create_snapshots__bad_input__ebadmsg_untouched(void *
                 Ec2SnapshotPage *p = SENTINEL;
                 size_t len;
 
-                body = fixture_read(fixtures[i], &len);
+                body = test_fixture_read(fixtures[i], &len);
                 assert_int_equal(ec2_parse_create_snapshots(body, len, &p), -EBADMSG);
                 assert_ptr_equal(p, SENTINEL);
         }
@@ -444,7 +409,7 @@ static void test_ec2_parse_describe_images__two_images__devices_and_reason(void 
         size_t len;
 
         (void) state;
-        body = fixture_read("snapshot-describe-images.xml", &len);
+        body = test_fixture_read("snapshot-describe-images.xml", &len);
         assert_int_equal(ec2_parse_describe_images(body, len, &p), 0);
         assert_null(p->next_token);
         assert_int_equal(p->n_images, 2);
@@ -455,7 +420,7 @@ static void test_ec2_parse_describe_images__two_images__devices_and_reason(void 
         assert_string_equal(i->state, "available");
         assert_string_equal(i->owner_id, "123456789012");
         assert_string_equal(i->creation_date, "2026-01-02T03:04:05.000Z");
-        assert_int_equal(i->creation_time, utc(2026, 1, 2, 3, 4, 5));
+        assert_int_equal(i->creation_time, test_utc(2026, 1, 2, 3, 4, 5));
         assert_string_equal(i->root_device_name, "/dev/xvda");
         assert_null(i->state_reason_code);
         assert_int_equal(i->n_devices, 3);
@@ -495,7 +460,7 @@ static void test_ec2_parse_describe_images__bad_input__ebadmsg(void **state) {
         (void) state;
         assert_int_equal(ec2_parse_describe_images(missing_id, strlen(missing_id), &p), -EBADMSG);
         assert_int_equal(ec2_parse_describe_images(device_without_name, strlen(device_without_name), &p), -EBADMSG);
-        body = fixture_read("snapshot-describe-images.xml", &len);
+        body = test_fixture_read("snapshot-describe-images.xml", &len);
         assert_int_equal(ec2_parse_describe_images(body, len / 2, &p), -EBADMSG);
         assert_int_equal(ec2_parse_describe_images(body, len, NULL), -EINVAL);
         assert_ptr_equal(p, SENTINEL);
@@ -510,7 +475,7 @@ static void test_ec2_parse_describe_volumes__attached_and_free__all_fields(void 
         size_t len;
 
         (void) state;
-        body = fixture_read("snapshot-describe-volumes.xml", &len);
+        body = test_fixture_read("snapshot-describe-volumes.xml", &len);
         assert_int_equal(ec2_parse_describe_volumes(body, len, &p), 0);
         assert_string_equal(p->next_token, "token-2");
         assert_int_equal(p->n_volumes, 2);
@@ -522,7 +487,7 @@ static void test_ec2_parse_describe_volumes__attached_and_free__all_fields(void 
         assert_string_equal(v->snapshot_id, "");
         assert_string_equal(v->volume_type, "gp3");
         assert_int_equal(v->size, 8);
-        assert_int_equal(v->create_time, utc(2026, 1, 1, 0, 0, 0));
+        assert_int_equal(v->create_time, test_utc(2026, 1, 1, 0, 0, 0));
         assert_false(v->encrypted);
         assert_int_equal(v->n_attachments, 1);
         assert_string_equal(v->attachments[0].instance_id, "i-0123456789abcdef0");
@@ -549,7 +514,7 @@ static void test_ec2_parse_describe_volumes__bad_input__ebadmsg(void **state) {
 
         (void) state;
         assert_int_equal(ec2_parse_describe_volumes(bad_size, strlen(bad_size), &p), -EBADMSG);
-        body = fixture_read("snapshot-describe-images.xml", &len);
+        body = test_fixture_read("snapshot-describe-images.xml", &len);
         assert_int_equal(ec2_parse_describe_volumes(body, len, &p), -EBADMSG);
         assert_ptr_equal(p, SENTINEL);
 }
@@ -562,9 +527,9 @@ static void test_ec2_parse_new_id__three_calls__id_and_request_id(void **state) 
         char *id = NULL, *rid = NULL;
 
         (void) state;
-        b1 = fixture_read("snapshot-create-image.xml", &l1);
-        b2 = fixture_read("snapshot-copy-image.xml", &l2);
-        b3 = fixture_read("snapshot-copy-snapshot.xml", &l3);
+        b1 = test_fixture_read("snapshot-create-image.xml", &l1);
+        b2 = test_fixture_read("snapshot-copy-image.xml", &l2);
+        b3 = test_fixture_read("snapshot-copy-snapshot.xml", &l3);
 
         assert_int_equal(ec2_parse_create_image(b1, l1, &id, &rid), 0);
         assert_string_equal(id, "ami-0cccccccccccccccc");
@@ -590,10 +555,10 @@ static void test_ec2_parse_new_id__wrong_root_or_no_id__ebadmsg_untouched(void *
         char *id = SENTINEL, *rid = SENTINEL;
 
         (void) state;
-        create = fixture_read("snapshot-create-image.xml", &l1);
-        copy = fixture_read("snapshot-copy-image.xml", &l2);
-        noid = fixture_read("snapshot-create-image-no-id.xml", &l3);
-        err = fixture_read("error-request-limit-exceeded.xml", &l4);
+        create = test_fixture_read("snapshot-create-image.xml", &l1);
+        copy = test_fixture_read("snapshot-copy-image.xml", &l2);
+        noid = test_fixture_read("snapshot-create-image-no-id.xml", &l3);
+        err = test_fixture_read("error-request-limit-exceeded.xml", &l4);
 
         assert_int_equal(ec2_parse_create_image(copy, l2, &id, &rid), -EBADMSG);
         assert_int_equal(ec2_parse_copy_image(create, l1, &id, &rid), -EBADMSG);

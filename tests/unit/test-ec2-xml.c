@@ -10,44 +10,9 @@
 #include "cdp/ec2-xml.h"
 #include "cdp/strbuf.h"
 #include "cdp/xml.h"
+#include "test-data.h"
 
 /* ---- helpers ---- */
-
-static char *strf(const char *fmt, ...) _printf_(1, 2);
-static char *strf(const char *fmt, ...) {
-        StrBuf b = STRBUF_INIT(0);
-        va_list ap;
-
-        va_start(ap, fmt);
-        assert_int_equal(strbuf_vprintf(&b, fmt, ap), 0);
-        va_end(ap);
-        return strbuf_steal(&b);
-}
-
-static char *fixture_read(const char *name, size_t *ret_len) {
-        const char *dir = getenv("CDP_TEST_DATA") ?: "tests/data";
-        _cleanup_free_ char *path = strf("%s/ec2/%s", dir, name);
-        _cleanup_fclose_ FILE *f = NULL;
-        StrBuf b = STRBUF_INIT(0);
-        char chunk[4096];
-        size_t n;
-
-        f = fopen(path, "re");
-        if (!f)
-                fail_msg("cannot open fixture %s", path);
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-                assert_int_equal(strbuf_append(&b, chunk, n), 0);
-        *ret_len = b.len;
-        return strbuf_steal(&b);
-}
-
-static time_t utc(int y, int mo, int d, int h, int mi, int s) {
-        struct tm tm = {
-                .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                .tm_hour = h, .tm_min = mi, .tm_sec = s,
-        };
-        return timegm(&tm);
-}
 
 /* Renders any struct through its schema, so whole results compare as text. */
 static void dump_item(StrBuf *b, const Ec2XmlSchema *schema, const void *item, int indent) {
@@ -149,7 +114,7 @@ static void test_ec2_parse_describe_tags__aws_example__all_tags(void **state) {
         size_t len;
 
         (void) state;
-        body = fixture_read("describe-tags.xml", &len);
+        body = test_fixture_read("describe-tags.xml", &len);
         assert_int_equal(ec2_parse_describe_tags(body, len, &page), 0);
 
         assert_string_equal(page->request_id, "7a62c49f-347e-4fc4-9331-6e8eEXAMPLE");
@@ -181,7 +146,7 @@ static void test_ec2_parse_describe_tags__last_page__no_tags_no_token(void **sta
         size_t len;
 
         (void) state;
-        body = fixture_read("describe-tags-last-page.xml", &len);
+        body = test_fixture_read("describe-tags-last-page.xml", &len);
         assert_int_equal(ec2_parse_describe_tags(body, len, &page), 0);
         assert_int_equal(page->n_tags, 0);
         assert_null(page->tags);
@@ -195,7 +160,7 @@ static void test_ec2_parse_describe_tags__prefixed_namespace__same_result(void *
         size_t len;
 
         (void) state;
-        body = fixture_read("describe-tags-prefixed.xml", &len);
+        body = test_fixture_read("describe-tags-prefixed.xml", &len);
         assert_int_equal(ec2_parse_describe_tags(body, len, &page), 0);
         assert_int_equal(page->n_tags, 1);
         assert_string_equal(page->tags[0].resource_type, "network-interface");
@@ -244,7 +209,7 @@ static void test_ec2_parse_describe_instances__two_reservations__flattened_insta
         size_t len;
 
         (void) state;
-        body = fixture_read("describe-instances.xml", &len);
+        body = test_fixture_read("describe-instances.xml", &len);
         assert_int_equal(ec2_parse_describe_instances(body, len, &page), 0);
 
         assert_string_equal(page->request_id, "8f7724cf-496f-496e-8fe3-example");
@@ -256,7 +221,7 @@ static void test_ec2_parse_describe_instances__two_reservations__flattened_insta
         assert_string_equal(i->image_id, "ami-bff32ccc");
         assert_string_equal(i->state, "running");
         assert_string_equal(i->instance_type, "t3.micro");
-        assert_int_equal(i->launch_time, utc(2026, 11, 21, 10, 0, 0));
+        assert_int_equal(i->launch_time, test_utc(2026, 11, 21, 10, 0, 0));
         assert_string_equal(i->availability_zone, "eu-west-1c");
         assert_string_equal(i->private_ip, "192.168.1.88");
         assert_string_equal(i->public_ip, "54.194.252.215");
@@ -315,7 +280,7 @@ static void test_ec2_parse_describe_instances__two_reservations__flattened_insta
         i = &page->instances[1];
         assert_string_equal(i->id, "i-0598c7d356eba48d7");
         assert_string_equal(i->state, "stopped");
-        assert_int_equal(i->launch_time, utc(2026, 1, 2, 3, 4, 5));
+        assert_int_equal(i->launch_time, test_utc(2026, 1, 2, 3, 4, 5));
         assert_string_equal(i->root_device_name, "/dev/sda1");
         assert_null(i->public_ip);
         assert_int_equal(i->n_tags, 0);
@@ -325,7 +290,7 @@ static void test_ec2_parse_describe_instances__two_reservations__flattened_insta
         i = &page->instances[2];
         assert_string_equal(i->id, "i-0ba5710000000001a");
         assert_string_equal(i->state, "pending");
-        assert_int_equal(i->launch_time, utc(2024, 2, 29, 23, 59, 59));
+        assert_int_equal(i->launch_time, test_utc(2024, 2, 29, 23, 59, 59));
         assert_null(i->vpc_id);
         assert_null(i->root_device_name);
         assert_int_equal(i->n_tags, 2);
@@ -384,7 +349,7 @@ static void test_ec2_parse_describe_network_interfaces__aws_example__all_fields(
         size_t len;
 
         (void) state;
-        body = fixture_read("describe-network-interfaces.xml", &len);
+        body = test_fixture_read("describe-network-interfaces.xml", &len);
         assert_int_equal(ec2_parse_describe_network_interfaces(body, len, &page), 0);
         assert_string_equal(page->request_id, "fc45294c-006b-457b-bab9-012f5b3b0e40");
         assert_null(page->next_token);
@@ -461,7 +426,7 @@ static void test_ec2_parse_error__aws_error_documents__code_message_request_id(v
                 Ec2Error e = {};
                 size_t len;
 
-                body = fixture_read(cases[i].fixture, &len);
+                body = test_fixture_read(cases[i].fixture, &len);
                 assert_int_equal(ec2_parse_error(body, len, &e), 0);
                 assert_string_equal(e.code, cases[i].code);
                 assert_non_null(e.message);
@@ -481,7 +446,7 @@ static void test_ec2_parse_error__entity_in_message__decoded(void **state) {
         size_t len;
 
         (void) state;
-        body = fixture_read("error-unauthorized-operation.xml", &len);
+        body = test_fixture_read("error-unauthorized-operation.xml", &len);
         assert_int_equal(ec2_parse_error(body, len, &e), 0);
         assert_non_null(strstr(e.message, "Encoded authorization failure message: 4Ee2sxr&K0pq"));
 }
@@ -492,7 +457,7 @@ static void test_ec2_parse_error__minimal_document__message_and_id_null(void **s
         size_t len;
 
         (void) state;
-        body = fixture_read("error-minimal.xml", &len);
+        body = test_fixture_read("error-minimal.xml", &len);
         assert_int_equal(ec2_parse_error(body, len, &e), 0);
         assert_string_equal(e.code, "InternalError");
         assert_null(e.message);
@@ -508,7 +473,7 @@ static void test_ec2_parse_error__not_an_error_document__ebadmsg_untouched(void 
         size_t len;
 
         (void) state;
-        body = fixture_read("describe-tags.xml", &len);
+        body = test_fixture_read("describe-tags.xml", &len);
         assert_int_equal(ec2_parse_error(body, len, &e), -EBADMSG);
         assert_ptr_equal(e.code, sentinel);
         assert_int_equal(ec2_parse_error(no_code, strlen(no_code), &e), -EBADMSG);
@@ -527,7 +492,7 @@ static void test_ec2_parse_describe__error_document__ebadmsg_untouched(void **st
         size_t len;
 
         (void) state;
-        body = fixture_read("error-request-limit-exceeded.xml", &len);
+        body = test_fixture_read("error-request-limit-exceeded.xml", &len);
         assert_int_equal(ec2_parse_describe_tags(body, len, &tags), -EBADMSG);
         assert_int_equal(ec2_parse_describe_instances(body, len, &instances), -EBADMSG);
         assert_int_equal(ec2_parse_describe_network_interfaces(body, len, &interfaces), -EBADMSG);
@@ -546,7 +511,7 @@ static void test_ec2_parse_describe__wrong_response_type__ebadmsg(void **state) 
         size_t len;
 
         (void) state;
-        body = fixture_read("describe-instances.xml", &len);
+        body = test_fixture_read("describe-instances.xml", &len);
         assert_int_equal(ec2_parse_describe_tags(body, len, &tags), -EBADMSG);
         assert_int_equal(ec2_parse_describe_network_interfaces(body, len, &interfaces), -EBADMSG);
         assert_null(tags);
@@ -569,7 +534,7 @@ static void test_ec2_parse_simple__return_values__request_id_and_bool(void **sta
                 bool value = !cases[i].value;
                 size_t len;
 
-                body = fixture_read(cases[i].fixture, &len);
+                body = test_fixture_read(cases[i].fixture, &len);
                 assert_int_equal(ec2_parse_simple(body, len, &rid, &value), 0);
                 assert_string_equal(rid, cases[i].request_id);
                 assert_int_equal(value, cases[i].value);
@@ -598,7 +563,7 @@ static void test_ec2_parse_simple__missing_or_bad_return__ebadmsg(void **state) 
                 assert_null(rid);
                 assert_true(value);
         }
-        body = fixture_read("describe-tags.xml", &len);
+        body = test_fixture_read("describe-tags.xml", &len);
         assert_int_equal(ec2_parse_simple(body, len, &rid, &value), -EBADMSG);
         /* ...but its request id is there. */
         assert_int_equal(ec2_parse_request_id(body, len, &rid), 0);
@@ -626,7 +591,7 @@ static void test_ec2_parse__every_truncation__fails_cleanly(void **state) {
                 size_t len, root_end;
                 int full[6];
 
-                body = fixture_read(fixtures[k], &len);
+                body = test_fixture_read(fixtures[k], &len);
                 root_end = (size_t) (strrchr(body, '>') - body) + 1;
                 /* Exactly one parser family accepts the whole document. */
                 assert_true(parse_all(body, len, full) >= 1);
@@ -670,7 +635,7 @@ static void test_ec2_parse__attacks_and_malformed__ebadmsg(void **state) {
                 int results[6];
                 size_t len;
 
-                body = fixture_read(fixtures[k], &len);
+                body = test_fixture_read(fixtures[k], &len);
                 assert_int_equal(parse_all(body, len, results), 0);
                 for (size_t j = 0; j < 6; j++)
                         if (results[j] != -EBADMSG)
@@ -703,7 +668,7 @@ static void test_ec2_parse__invalid_values__ebadmsg(void **state) {
                 size_t len;
                 int r;
 
-                body = fixture_read(cases[k].fixture, &len);
+                body = test_fixture_read(cases[k].fixture, &len);
                 if (cases[k].instances)
                         r = ec2_parse_describe_instances(body, len, &instances);
                 else
@@ -818,7 +783,7 @@ static void test_ec2_xml_parser_feed__byte_by_byte__equals_one_shot(void **state
 
                 assert_non_null(a);
                 assert_non_null(b);
-                body = fixture_read(pages[k].fixture, &len);
+                body = test_fixture_read(pages[k].fixture, &len);
                 assert_int_equal(ec2_xml_parse(body, len, EC2_XML_ROOTS(pages[k].root), pages[k].schema, a), 0);
 
                 assert_int_equal(ec2_xml_parser_new(&p, EC2_XML_ROOTS(pages[k].root), pages[k].schema), 0);
@@ -844,7 +809,7 @@ static void test_ec2_xml_parser_finish__truncated__result_untouched(void **state
         size_t len;
 
         (void) state;
-        body = fixture_read("describe-instances.xml", &len);
+        body = test_fixture_read("describe-instances.xml", &len);
         assert_int_equal(ec2_xml_parser_new(&p, EC2_XML_ROOTS("DescribeInstancesResponse"),
                                             &ec2_instance_page_schema), 0);
         assert_int_equal(ec2_xml_parser_feed(p, body, len / 2), 0);
@@ -917,7 +882,7 @@ static void test_ec2_xml_parse__custom_schema__describe_snapshots(void **state) 
         assert_string_equal(page.snapshots[0].id, "snap-1");
         assert_string_equal(page.snapshots[0].state, "completed");
         assert_int_equal(page.snapshots[0].volume_size, -8);
-        assert_int_equal(page.snapshots[0].start_time, utc(2026, 11, 21, 3, 0, 12));
+        assert_int_equal(page.snapshots[0].start_time, test_utc(2026, 11, 21, 3, 0, 12));
         assert_true(page.snapshots[0].encrypted);
         assert_string_equal(ec2_tags_get(page.snapshots[0].tags, page.snapshots[0].n_tags, "cdp:managed-by"), "cdpd");
         assert_int_equal(page.snapshots[1].volume_size, 2147483647);
@@ -942,13 +907,13 @@ static void test_ec2_xml_parse__int_out_of_range__ebadmsg(void **state) {
 
         (void) state;
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                _cleanup_free_ char *body = strf("<R><snapshotSet><item><volumeSize>%s</volumeSize></item></snapshotSet></R>", bad[i]);
+                _cleanup_free_ char *body = test_strf("<R><snapshotSet><item><volumeSize>%s</volumeSize></item></snapshotSet></R>", bad[i]);
                 int r = ec2_xml_parse(body, strlen(body), NULL, &test_snapshot_page_schema, &page);
                 if (r != -EBADMSG)
                         fail_msg("'%s' -> %d", bad[i], r);
         }
         for (size_t i = 0; i < ELEMENTSOF(good); i++) {
-                _cleanup_free_ char *body = strf("<R><snapshotSet><item><volumeSize>%s</volumeSize></item></snapshotSet></R>", good[i]);
+                _cleanup_free_ char *body = test_strf("<R><snapshotSet><item><volumeSize>%s</volumeSize></item></snapshotSet></R>", good[i]);
                 assert_int_equal(ec2_xml_parse(body, strlen(body), NULL, &test_snapshot_page_schema, &page), 0);
                 assert_int_equal(page.snapshots[0].volume_size, (int) strtol(good[i], NULL, 10));
                 ec2_xml_item_done(&test_snapshot_page_schema, &page);
@@ -977,7 +942,7 @@ static void test_ec2_parse_timestamp__valid_forms__utc_seconds(void **state) {
                 time_t t = 0;
 
                 assert_int_equal(ec2_parse_timestamp(cases[i].s, &t), 0);
-                assert_int_equal(t, utc(cases[i].y, cases[i].mo, cases[i].d, cases[i].h, cases[i].mi, cases[i].sec));
+                assert_int_equal(t, test_utc(cases[i].y, cases[i].mo, cases[i].d, cases[i].h, cases[i].mi, cases[i].sec));
         }
 }
 
@@ -1028,7 +993,7 @@ static void test_ec2_instance_done__embedded_item__all_released(void **state) {
         size_t len;
 
         (void) state;
-        body = fixture_read("describe-instances.xml", &len);
+        body = test_fixture_read("describe-instances.xml", &len);
         assert_int_equal(ec2_parse_describe_instances(body, len, &page), 0);
         /* Take the first instance out of the page, release it on its own. */
         taken = page->instances[0];

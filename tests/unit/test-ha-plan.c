@@ -15,6 +15,7 @@
 
 #include "cdp/ha-plan.h"
 #include "cdp/strbuf.h"
+#include "test-data.h"
 
 #define ENI "eni-0a1b2c3d4e5f60001"
 #define OTHER_ENI "eni-0a1b2c3d4e5f60002"
@@ -60,20 +61,9 @@ static char *query_body(const Ec2Query *q) {
         return strbuf_steal(&b);
 }
 
-static char *strf(const char *fmt, ...) _printf_(1, 2);
-static char *strf(const char *fmt, ...) {
-        StrBuf b = STRBUF_INIT(0);
-        va_list ap;
-
-        va_start(ap, fmt);
-        assert_int_equal(strbuf_vprintf(&b, fmt, ap), 0);
-        va_end(ap);
-        return strbuf_steal(&b);
-}
-
 /* A route <item> of DescribeRouteTables. */
 static char *route_xml(const char *cidr, const char *eni, const char *instance, const char *state) {
-        return strf("<item><destinationCidrBlock>%s</destinationCidrBlock>%s%s%s%s%s%s<state>%s</state>"
+        return test_strf("<item><destinationCidrBlock>%s</destinationCidrBlock>%s%s%s%s%s%s<state>%s</state>"
                     "<origin>CreateRoute</origin></item>",
                     cidr, instance ? "<instanceId>" : "", instance ?: "", instance ? "</instanceId>" : "",
                     eni ? "<networkInterfaceId>" : "", eni ?: "", eni ? "</networkInterfaceId>" : "", state);
@@ -83,7 +73,7 @@ static Ec2RouteTablePage *route_tables(const char *routes_a, const char *routes_
         _cleanup_free_ char *body = NULL;
         Ec2RouteTablePage *p = NULL;
 
-        body = strf("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        body = test_strf("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                     "<DescribeRouteTablesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">"
                     "<requestId>req-rtb</requestId><routeTableSet>"
                     "%s%s%s%s%s%s"
@@ -102,7 +92,7 @@ static Ec2AddressPage *addresses(const char *items) {
         _cleanup_free_ char *body = NULL;
         Ec2AddressPage *p = NULL;
 
-        body = strf("<DescribeAddressesResponse><requestId>req-addr</requestId><addressesSet>%s"
+        body = test_strf("<DescribeAddressesResponse><requestId>req-addr</requestId><addressesSet>%s"
                     "</addressesSet></DescribeAddressesResponse>", items);
         assert_int_equal(ec2_parse_describe_addresses(body, strlen(body), &p), 0);
         return p;
@@ -112,7 +102,7 @@ static Ec2InterfacePage *interfaces(const char *items) {
         _cleanup_free_ char *body = NULL;
         Ec2InterfacePage *p = NULL;
 
-        body = strf("<DescribeNetworkInterfacesResponse><requestId>req-eni</requestId><networkInterfaceSet>%s"
+        body = test_strf("<DescribeNetworkInterfacesResponse><requestId>req-eni</requestId><networkInterfaceSet>%s"
                     "</networkInterfaceSet></DescribeNetworkInterfacesResponse>", items);
         assert_int_equal(ec2_parse_describe_network_interfaces(body, strlen(body), &p), 0);
         return p;
@@ -121,7 +111,7 @@ static Ec2InterfacePage *interfaces(const char *items) {
 /* Our interface with the source/destination check as given and these
  * secondary addresses. */
 static char *eni_xml(const char *id, const char *primary, bool check, const char *secondary1, const char *secondary2) {
-        return strf("<item><networkInterfaceId>%s</networkInterfaceId><privateIpAddress>%s</privateIpAddress>"
+        return test_strf("<item><networkInterfaceId>%s</networkInterfaceId><privateIpAddress>%s</privateIpAddress>"
                     "<sourceDestCheck>%s</sourceDestCheck><privateIpAddressesSet>"
                     "<item><privateIpAddress>%s</privateIpAddress><primary>true</primary></item>"
                     "%s%s%s%s%s%s</privateIpAddressesSet></item>",
@@ -159,7 +149,7 @@ static void world_elsewhere(World *w) {
         _cleanup_free_ char *rb = route_xml(VIP, OTHER_ENI, OTHER_INSTANCE, "active");
         _cleanup_free_ char *ours = eni_xml(ENI, "10.0.1.10", true, NULL, NULL);
         _cleanup_free_ char *theirs = eni_xml(OTHER_ENI, "10.0.1.20", true, "10.0.1.50", "10.0.1.51");
-        _cleanup_free_ char *both = strf("%s%s", ours, theirs);
+        _cleanup_free_ char *both = test_strf("%s%s", ours, theirs);
 
         w->rtb = route_tables(ra, rb);
         w->addr = addresses("<item><publicIp>203.0.113.10</publicIp><allocationId>" EIP "</allocationId>"

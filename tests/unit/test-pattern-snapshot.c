@@ -36,6 +36,7 @@
 #include "log.h"
 #include "manager.h"
 #include "pattern-snapshot.h"
+#include "test-data.h"
 
 #define ME "i-0123456789abcdef0"
 #define SLOT "2026-01-10T00:00:00Z"
@@ -220,17 +221,6 @@ static const SnapshotTimings fast_timings = {
         .retry_max = 2,
 };
 
-static char *strf(const char *fmt, ...) _printf_(1, 2);
-static char *strf(const char *fmt, ...) {
-        char *s;
-        va_list ap;
-
-        va_start(ap, fmt);
-        assert_true(vasprintf(&s, fmt, ap) >= 0);
-        va_end(ap);
-        return s;
-}
-
 static void run_until(Env *e, bool (*cond)(Env *e), uint64_t max_usec) {
         uint64_t end = clock_now(clock_real(), CLOCK_MONOTONIC) + max_usec;
 
@@ -341,12 +331,12 @@ static const char *const create_snapshots_xml =
         "</snapshotSet></CreateSnapshotsResponse>";
 
 static char *ok_xml(const char *action) {
-        return strf("<%sResponse" NS "><requestId>req-%s</requestId><return>true</return></%sResponse>", action,
+        return test_strf("<%sResponse" NS "><requestId>req-%s</requestId><return>true</return></%sResponse>", action,
                     action, action);
 }
 
 static char *error_xml(const char *code) {
-        return strf("<Response><Errors><Error><Code>%s</Code><Message>%s happened</Message></Error></Errors>"
+        return test_strf("<Response><Errors><Error><Code>%s</Code><Message>%s happened</Message></Error></Errors>"
                     "<RequestID>req-err</RequestID></Response>", code, code);
 }
 
@@ -554,7 +544,7 @@ static int env_setup_with(void **state, const char *const *tags) {
         if (!mkdtemp(e->tmpdir))
                 return -1;
         free(e->m.config->hooks_dir);
-        e->m.config->hooks_dir = strf("%s/hooks.d", e->tmpdir);
+        e->m.config->hooks_dir = test_strf("%s/hooks.d", e->tmpdir);
         e->m.config->splay_usec = 0;
         e->m.event = e->event;
         e->m.aws = &e->aws;
@@ -598,7 +588,7 @@ static int env_teardown(void **state) {
         imds_client_free(e->imds);
         fake_http_free(e->http);
         sd_event_unref(e->event);
-        cmd = strf("rm -rf '%s'", e->tmpdir);
+        cmd = test_strf("rm -rf '%s'", e->tmpdir);
         if (system(cmd) != 0)
                 fprintf(stderr, "cannot remove %s\n", e->tmpdir);
         free(e);
@@ -1283,8 +1273,8 @@ static void test_snapshot_ctl__no_policy_or_bad_args__errors(void **state) {
 
 static void test_snapshot_run__hooks__pre_before_freeze_post_after_thaw(void **state) {
         Env *e = *state;
-        _cleanup_free_ char *dir = strf("%s/hooks.d", e->tmpdir), *script = strf("%s/10-record", dir),
-                            *out = strf("%s/hook.log", e->tmpdir), *text = NULL;
+        _cleanup_free_ char *dir = test_strf("%s/hooks.d", e->tmpdir), *script = test_strf("%s/10-record", dir),
+                            *out = test_strf("%s/hook.log", e->tmpdir), *text = NULL;
         FILE *f;
         long len;
 
@@ -1345,7 +1335,7 @@ static void test_snapshot_catch_up__old_newest__one_backup_at_start(void **state
         run_until(e, cond_two_runs, 5 * USEC_PER_SEC);
         assert_int_equal(count_action(e, base, "CreateSnapshots"), 1);
         b = (char *) req_body(e, (size_t) find_action(e, base, "CreateSnapshots"));
-        want = strf("Key=cdp%%3Aslot&TagSpecification.1.Tag.3.Value=%.13s%%3A00%%3A00Z", prev_text);
+        want = test_strf("Key=cdp%%3Aslot&TagSpecification.1.Tag.3.Value=%.13s%%3A00%%3A00Z", prev_text);
         assert_non_null(strstr(b, want));
         run_quiet(e);
         assert_int_equal(fake_http_pending(e->http), 0);
@@ -1375,7 +1365,7 @@ static void test_snapshot_catch_up__look_fails__looks_again_never_slot_zero(void
         run_until(e, cond_two_runs, 5 * USEC_PER_SEC);
         assert_int_equal(count_action(e, base, "DescribeInstances"), 4);
         assert_int_equal(count_action(e, base, "CreateSnapshots"), 1);
-        want = strf("Key=cdp%%3Aslot&TagSpecification.1.Tag.3.Value=%.13s%%3A00%%3A00Z", prev_text);
+        want = test_strf("Key=cdp%%3Aslot&TagSpecification.1.Tag.3.Value=%.13s%%3A00%%3A00Z", prev_text);
         assert_non_null(strstr(req_body(e, (size_t) find_action(e, base, "CreateSnapshots")), want));
         run_quiet(e);
         assert_int_equal(fake_http_pending(e->http), 0);

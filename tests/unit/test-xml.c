@@ -8,36 +8,9 @@
 
 #include "cdp/strbuf.h"
 #include "cdp/xml.h"
+#include "test-data.h"
 
 /* ---- helpers ---- */
-
-static char *strf(const char *fmt, ...) _printf_(1, 2);
-static char *strf(const char *fmt, ...) {
-        StrBuf b = STRBUF_INIT(0);
-        va_list ap;
-
-        va_start(ap, fmt);
-        assert_int_equal(strbuf_vprintf(&b, fmt, ap), 0);
-        va_end(ap);
-        return strbuf_steal(&b);
-}
-
-static char *fixture_read(const char *name, size_t *ret_len) {
-        const char *dir = getenv("CDP_TEST_DATA") ?: "tests/data";
-        _cleanup_free_ char *path = strf("%s/ec2/%s", dir, name);
-        _cleanup_fclose_ FILE *f = NULL;
-        StrBuf b = STRBUF_INIT(0);
-        char chunk[4096];
-        size_t n;
-
-        f = fopen(path, "re");
-        if (!f)
-                fail_msg("cannot open fixture %s", path);
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-                assert_int_equal(strbuf_append(&b, chunk, n), 0);
-        *ret_len = b.len;
-        return strbuf_steal(&b);
-}
 
 /* Records every event as one line, so whole parses compare as strings. */
 typedef struct Recorder {
@@ -215,7 +188,7 @@ static void test_xml_parser_feed__any_chunking__same_events_as_one_shot(void **s
                 _cleanup_(recorder_done) Recorder once = { .log = STRBUF_INIT(0) };
                 size_t len;
 
-                doc = fixture_read(good_fixtures[i], &len);
+                doc = test_fixture_read(good_fixtures[i], &len);
                 assert_int_equal(parse_recorded(doc, len, &once), 0);
                 assert_true(once.log.len > 0);
 
@@ -234,7 +207,7 @@ static void test_xml_parser_finish__every_truncation__ebadmsg(void **state) {
         size_t len, root_end;
 
         (void) state;
-        doc = fixture_read("describe-instances.xml", &len);
+        doc = test_fixture_read("describe-instances.xml", &len);
         root_end = (size_t) (strrchr(doc, '>') - doc) + 1;
 
         for (size_t n = 0; n < len; n++) {
@@ -274,7 +247,7 @@ static void test_xml_parse_buffer__malformed_fixtures__ebadmsg(void **state) {
                 size_t len;
                 int r;
 
-                doc = fixture_read(names[i], &len);
+                doc = test_fixture_read(names[i], &len);
                 r = parse_recorded(doc, len, &rec);
                 if (r != -EBADMSG)
                         fail_msg("%s: got %d, expected -EBADMSG", names[i], r);
@@ -295,7 +268,7 @@ static void test_xml_parse_buffer__doctype_and_entity_attacks__ebadmsg_before_an
                 _cleanup_(recorder_done) Recorder rec = { .log = STRBUF_INIT(0) };
                 size_t len;
 
-                doc = fixture_read(names[i], &len);
+                doc = test_fixture_read(names[i], &len);
                 assert_int_equal(parse_recorded(doc, len, &rec), -EBADMSG);
                 /* Refused at the DOCTYPE: no element was ever reported. */
                 assert_int_equal(rec.log.len, 0);
@@ -316,8 +289,8 @@ static void test_xml_parse_buffer__depth_limit__ok_at_limit_e2big_above(void **s
         _cleanup_free_ char *ok = NULL, *deep = NULL;
 
         (void) state;
-        ok = strf("%s%s", open32, close32);
-        deep = strf("%s%s", open33, close33);
+        ok = test_strf("%s%s", open32, close32);
+        deep = test_strf("%s%s", open33, close33);
         assert_int_equal(xml_parse_buffer(ok, strlen(ok), &(XmlHandlers) {}, NULL), 0);
         assert_int_equal(xml_parse_buffer(deep, strlen(deep), &(XmlHandlers) {}, NULL), -E2BIG);
         /* Even when the document would never close. */
@@ -332,12 +305,12 @@ static void test_xml_parse_buffer__text_limit__ok_at_limit_e2big_above(void **st
         _cleanup_(recorder_done) Recorder rec = { .log = STRBUF_INIT(0) };
 
         (void) state;
-        ok = strf("<r><v>%.*s</v></r>", (int) XML_PARSER_TEXT_MAX, fill);
-        big = strf("<r><v>%s</v></r>", fill);
+        ok = test_strf("<r><v>%.*s</v></r>", (int) XML_PARSER_TEXT_MAX, fill);
+        big = test_strf("<r><v>%s</v></r>", fill);
         /* Long whitespace between elements is not text of a leaf. */
-        padded = strf("<r>%s<v>x</v>%s</r>", blank, blank);
+        padded = test_strf("<r>%s<v>x</v>%s</r>", blank, blank);
         /* The cap counts decoded bytes: 16 Ki "&amp;" decode to 16 KiB. */
-        entities = strf("<r><v>%s%s</v></r>", amps, amps);
+        entities = test_strf("<r><v>%s%s</v></r>", amps, amps);
 
         assert_int_equal(parse_recorded(ok, strlen(ok), &rec), 0);
         assert_int_equal(xml_parse_buffer(big, strlen(big), &(XmlHandlers) {}, NULL), -E2BIG);
